@@ -1,0 +1,91 @@
+"""Low-level file formats of the store: checksummed journal lines and atomic snapshots.
+
+Kept apart from the engine so the crash-safety rules live in one short module:
+every journal line carries its own CRC so a torn or damaged line is detected, and
+snapshots are only ever replaced by write-temp, fsync, rename, fsync-directory, so a
+crash leaves either the old snapshot or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Any
+
+FORMAT_NAME = "strategy-tracker-store"
+FORMAT_VERSION = 1
+
+SNAPSHOT_NAME = "snapshot.json"
+JOURNAL_NAME = "journal.jsonl"
+LOCK_NAME = "store.lock"
+
+
+class StoreError(Exception):
+    """The store cannot be used as it is; the message names the file and the way out."""
+
+
+def encode_line(record: dict[str, Any]) -> bytes:
+    """One journal line: 8 hex digits of CRC32, a space, compact JSON, a newline."""
+    body = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return b"%08x " % zlib.crc32(body) + body + b"\n"
+
+
+def decode_line(line: bytes) -> dict[str, Any] | None:
+    """The record of a complete line, or None when the line is torn or damaged."""
+    if len(line) < 11 or not line.endswith(b"\n") or line[8:9] != b" ":
+        return None
+    body = line[9:-1]
+    try:
+        if int(line[:8], 16) != zlib.crc32(body):
+            return None
+        record = json.loads(body)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def fsync_directory(directory: Path) -> None:
+    """Make a rename inside `directory` itself durable (POSIX needs the directory synced)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace `path` so that a crash at any moment leaves the old or the new content."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+    fsync_directory(path.parent)
+
+
+def journal_header(generation: int) -> dict[str, Any]:
+    return {"format": FORMAT_NAME, "version": FORMAT_VERSION, "generation": generation}
+
+
+def check_format(record: dict[str, Any], path: Path) -> int:
+    """The version a header declares, refusing files this code cannot read."""
+    if record.get("format") != FORMAT_NAME:
+        raise StoreError(
+            f"{path} is not a Strategy Tracker store file. Point --data at the right "
+            f"folder, or run `python -m bot recover --data {path.parent}`."
+        )
+    version = record.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise StoreError(
+            f"{path} has no valid format version. Run `python -m bot recover "
+            f"--data {path.parent}` to rebuild what can be read."
+        )
+    if version > FORMAT_VERSION:
+        raise StoreError(
+            f"{path} was written by a newer Strategy Tracker (store format {version}; this "
+            f"version reads up to {FORMAT_VERSION}). Upgrade the bot; the file was left untouched."
+        )
+    return version
