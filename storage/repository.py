@@ -1,0 +1,572 @@
+"""The tracker's repository: domain reads and audited writes over the document store.
+
+Handlers, channels and digests talk to this class only; nothing outside `storage/`
+knows about TinyDB, tables or journal lines. Every write method runs in one store
+transaction, re-reads what it depends on inside it (so concurrent messages, or a
+second process, never overwrite each other), and returns only once the change is
+durable, so a confirmation shown to a user is always a promise kept.
+
+History is never overwritten: an objective update is a new `updates` document that
+records the before and after of every field it changed; every other change adds an
+`audit` document with the same shape. `undo` is itself such a change.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+from storage.engine import DocumentStore, Transaction
+from tracker.model import (
+    Directorate,
+    Objective,
+    Person,
+    Risk,
+    Role,
+    Status,
+    Theme,
+)
+
+LOG_TABLES = ("updates", "audit")
+INDEXES = {
+    "updates": ("objective_id", "author"),
+    "audit": ("entity", "actor"),
+    "objectives": ("key",),
+    "risks": ("key",),
+    "people": ("key",),
+    "directorates": ("key",),
+    "themes": ("key",),
+    "meta": ("key",),
+    "conversations": ("key",),
+}
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class NotFound(LookupError):
+    """The thing a command names does not exist (the message says what does)."""
+
+
+class Conflict(RuntimeError):
+    """A change cannot be made as asked because of what is stored now."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """Who made a change and the message that made it: the audit trail's 'who and why'."""
+
+    actor: str
+    channel: str = "console"
+    text: str = ""
+    message_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One stored change (an update or an audit entry), as history shows it."""
+
+    table: str
+    doc_id: int
+    at: datetime
+    actor: str
+    action: str
+    entity: str
+    changes: dict[str, list[Any]]
+    note: str | None
+    text: str
+    undone: bool = False
+
+
+def _date_or_none(value: Any) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Status | Role):
+        return value.value
+    return value
+
+
+class Repository:
+    """Open with `Repository.open(data_dir)`; close when done."""
+
+    def __init__(self, store: DocumentStore, clock: Clock = utc_now) -> None:
+        self.store = store
+        self.clock = clock
+
+    @classmethod
+    def open(
+        cls, data_dir: str | Path, clock: Clock = utc_now, **engine_options: Any
+    ) -> Repository:
+        store = DocumentStore.open(
+            data_dir, log_tables=LOG_TABLES, indexes=INDEXES, **engine_options
+        )
+        return cls(store, clock)
+
+    def close(self) -> None:
+        self.store.close()
+
+    @property
+    def warnings(self) -> list[str]:
+        return self.store.warnings
+
+    async def refresh(self) -> None:
+        await self.store.refresh()
+
+    # =========================================================== reads: strategy
+    def is_empty(self) -> bool:
+        return self.store.count("objectives") == 0 and self.store.count("people") == 0
+
+    def _one(self, table: str, key: Any) -> Mapping[str, Any] | None:
+        docs = self.store.lookup(table, "key", key)
+        return docs[0] if docs else None
+
+    def strategy_info(self) -> dict[str, Any]:
+        doc = self._one("meta", "strategy")
+        return dict(doc["value"]) if doc else {}
+
+    def themes(self) -> list[Theme]:
+        docs = sorted(self.store.iterate("themes"), key=lambda d: d["number"])
+        return [Theme(d["number"], d["title"]) for d in docs]
+
+    def theme(self, number: int) -> Theme | None:
+        doc = self._one("themes", str(number))
+        return Theme(doc["number"], doc["title"]) if doc else None
+
+    def directorates(self) -> list[Directorate]:
+        docs = sorted(self.store.iterate("directorates"), key=lambda d: d["name"])
+        return [Directorate(d["key"], d["name"], d.get("lead")) for d in docs]
+
+    def directorate(self, directorate_id: str) -> Directorate | None:
+        doc = self._one("directorates", directorate_id)
+        return Directorate(doc["key"], doc["name"], doc.get("lead")) if doc else None
+
+    @staticmethod
+    def _person(doc: Mapping[str, Any]) -> Person:
+        return Person(
+            id=doc["key"],
+            name=doc["name"],
+            role=Role(doc["role"]),
+            directorate=doc.get("directorate"),
+            slack_id=doc.get("slack_id"),
+            teams_id=doc.get("teams_id"),
+            email=doc.get("email"),
+            strategy_group=bool(doc.get("strategy_group")),
+        )
+
+    def people(self) -> list[Person]:
+        return sorted((self._person(d) for d in self.store.iterate("people")), key=lambda p: p.name)
+
+    def person(self, person_id: str | None) -> Person | None:
+        doc = self._one("people", person_id) if person_id else None
+        return self._person(doc) if doc else None
+
+    def person_by_chat(self, user_id: str | None = None, email: str | None = None) -> Person | None:
+        """Match a Slack user id, a Teams/Entra object id or an e-mail to a person."""
+        email = (email or "").strip().lower()
+        for person in self.people():
+            if user_id and user_id in (person.slack_id, person.teams_id):
+                return person
+            if email and person.email and person.email.lower() == email:
+                return person
+        return None
+
+    # =========================================================== reads: objectives
+    @staticmethod
+    def _objective(doc: Any) -> Objective:
+        return Objective(
+            id=doc["key"],
+            theme=doc["theme"],
+            title=doc["title"],
+            directorate=doc["directorate"],
+            owner=doc.get("owner"),
+            due=_date_or_none(doc.get("due")),
+            status=Status(doc.get("status", Status.NOT_STARTED.value)),
+            progress=doc.get("progress"),
+            last_update=doc.get("last_update"),
+            doc_id=getattr(doc, "doc_id", None),
+        )
+
+    def objectives(self) -> list[Objective]:
+        def order(o: Objective) -> tuple[int, ...]:
+            return tuple(int(p) if p.isdigit() else 0 for p in o.id.split("."))
+
+        return sorted((self._objective(d) for d in self.store.iterate("objectives")), key=order)
+
+    def objective(self, objective_id: str) -> Objective | None:
+        doc = self._one("objectives", objective_id)
+        return self._objective(doc) if doc else None
+
+    # =========================================================== reads: risks
+    @staticmethod
+    def _risk(doc: Any) -> Risk:
+        return Risk(
+            id=doc["key"],
+            title=doc["title"],
+            likelihood=doc["likelihood"],
+            impact=doc["impact"],
+            owner=doc.get("owner"),
+            mitigation=doc.get("mitigation"),
+            theme=doc.get("theme"),
+            objective=doc.get("objective"),
+            review=_date_or_none(doc.get("review")),
+            open=doc.get("open", True),
+            created_at=doc.get("created_at"),
+            doc_id=getattr(doc, "doc_id", None),
+        )
+
+    def risks(self, *, include_closed: bool = False) -> list[Risk]:
+        risks = [self._risk(d) for d in self.store.iterate("risks")]
+        risks = [r for r in risks if include_closed or r.open]
+        return sorted(risks, key=lambda r: int(r.id[1:]) if r.id[1:].isdigit() else 0)
+
+    def risk(self, risk_id: str) -> Risk | None:
+        doc = self._one("risks", risk_id.upper())
+        return self._risk(doc) if doc else None
+
+    # =========================================================== reads: history
+    @staticmethod
+    def _change(table: str, doc: Any) -> Change:
+        if table == "updates":
+            return Change(
+                table, doc.doc_id, parse_iso(doc["at"]), doc["author"], "update",
+                f"objective:{doc['objective_id']}", doc.get("changes", {}), doc.get("note"),
+                doc.get("text", ""), bool(doc.get("undone")),
+            )  # fmt: skip
+        return Change(
+            table, doc.doc_id, parse_iso(doc["at"]), doc["actor"], doc["action"],
+            doc["entity"], doc.get("changes", {}), doc.get("note"), doc.get("text", ""),
+            bool(doc.get("undone")),
+        )  # fmt: skip
+
+    def updates_for(self, objective_id: str) -> list[Change]:
+        """Every update to one objective, oldest first (indexed: no scan)."""
+        return [
+            self._change("updates", d)
+            for d in self.store.lookup("updates", "objective_id", objective_id)
+        ]
+
+    def history(self, entity: str) -> list[Change]:
+        """Updates and audited changes of one entity ("objective:3.2", "risk:R4"), oldest first."""
+        changes = [self._change("audit", d) for d in self.store.lookup("audit", "entity", entity)]
+        kind, _, key = entity.partition(":")
+        if kind == "objective":
+            changes += self.updates_for(key)
+        return sorted(changes, key=lambda c: (c.at, c.table == "audit", c.doc_id))
+
+    def changes_since(self, since: datetime) -> list[Change]:
+        """Updates and audited changes since a moment, newest first, reading only recent ones."""
+        cutoff = iso(since)
+        found: list[Change] = []
+        for table in LOG_TABLES:
+            for doc in self.store.newest(table):
+                if doc["at"] < cutoff:
+                    break
+                found.append(self._change(table, doc))
+        return sorted(found, key=lambda c: c.at, reverse=True)
+
+    def last_change_by(self, person_id: str) -> Change | None:
+        """The person's most recent change that has not been undone (what `undo` reverts)."""
+        candidates = []
+        for table, field_name in (("updates", "author"), ("audit", "actor")):
+            for doc in reversed(self.store.lookup(table, field_name, person_id)):
+                if not doc.get("undone") and doc.get("action") != "undo":
+                    candidates.append(self._change(table, doc))
+                    break
+        return max(candidates, key=lambda c: c.at, default=None)
+
+    # =========================================================== reads: meta
+    def meta(self, key: str) -> Any:
+        doc = self._one("meta", key)
+        return doc["value"] if doc else None
+
+    def conversation(self, key: str) -> dict[str, Any] | None:
+        doc = self._one("conversations", key)
+        return dict(doc["value"]) if doc else None
+
+    # =========================================================== writes
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        async with self.store.transaction() as tx:
+            yield tx
+
+    def _audit(
+        self,
+        tx: Transaction,
+        source: Source,
+        action: str,
+        entity: str,
+        changes: Mapping[str, list[Any]],
+        note: str | None = None,
+        **extra: Any,
+    ) -> int:
+        return tx.insert(
+            "audit",
+            {
+                "at": iso(self.clock()),
+                "actor": source.actor,
+                "action": action,
+                "entity": entity,
+                "changes": {k: [_jsonable(a), _jsonable(b)] for k, (a, b) in changes.items()},
+                "note": note,
+                "text": source.text,
+                "channel": source.channel,
+                "message_id": source.message_id,
+                **extra,
+            },
+        )
+
+    async def record_update(
+        self,
+        objective_id: str,
+        source: Source,
+        *,
+        status: Status | None = None,
+        progress: int | None = None,
+        due: date | None = None,
+        note: str | None = None,
+    ) -> Change:
+        """Add an update to an objective's history and move its current state on."""
+        async with self.store.transaction() as tx:
+            doc = self._one("objectives", objective_id)
+            if doc is None:
+                raise NotFound(objective_id)
+            wanted = {"status": _jsonable(status), "progress": progress, "due": _jsonable(due)}
+            changes = {
+                k: [doc.get(k), v] for k, v in wanted.items() if v is not None and doc.get(k) != v
+            }
+            now = iso(self.clock())
+            update = {
+                "objective_id": objective_id,
+                "author": source.actor,
+                "at": now,
+                "changes": changes,
+                "note": note,
+                "text": source.text,
+                "channel": source.channel,
+                "message_id": source.message_id,
+            }
+            doc_id = tx.insert("updates", update)
+            tx.update(
+                "objectives",
+                doc.doc_id,
+                {**{k: new for k, (_, new) in changes.items()}, "last_update": now},
+            )
+        return self._change("updates", _Doc(update, doc_id))
+
+    async def add_objective(self, fields: Mapping[str, Any], source: Source) -> Objective:
+        async with self.store.transaction() as tx:
+            key = fields["key"]
+            if self._one("objectives", key):
+                raise Conflict(f"objective {key} already exists")
+            doc = {k: _jsonable(v) for k, v in fields.items()}
+            doc.setdefault("status", Status.NOT_STARTED.value)
+            tx.insert("objectives", doc)
+            self._audit(tx, source, "add objective", f"objective:{key}",
+                        {k: [None, v] for k, v in doc.items()})  # fmt: skip
+        return self.objective(key)  # type: ignore[return-value]
+
+    async def change_objective(
+        self, objective_id: str, fields: Mapping[str, Any], source: Source, action: str
+    ) -> dict[str, list[Any]]:
+        """Edit an objective's own fields (owner, title, directorate) with an audit entry."""
+        async with self.store.transaction() as tx:
+            doc = self._one("objectives", objective_id)
+            if doc is None:
+                raise NotFound(objective_id)
+            new = {k: _jsonable(v) for k, v in fields.items()}
+            changes = {k: [doc.get(k), v] for k, v in new.items() if doc.get(k) != v}
+            if changes:
+                tx.update("objectives", doc.doc_id, new)
+                self._audit(tx, source, action, f"objective:{objective_id}", changes)
+        return changes
+
+    async def add_risk(self, fields: Mapping[str, Any], source: Source) -> Risk:
+        """Log a new risk with the next free id (R1, R2, ...), safe under concurrency."""
+        async with self.store.transaction() as tx:
+            numbers = [int(k[1:]) for k in self.store.index_keys("risks", "key") if k[1:].isdigit()]
+            counter = self.meta("risk_counter") or 0
+            key = f"R{max([counter, *numbers]) + 1}"
+            doc = {k: _jsonable(v) for k, v in fields.items() if v is not None}
+            doc.update(key=key, open=True, created_at=iso(self.clock()), created_by=source.actor)
+            tx.insert("risks", doc)
+            self._set_meta(tx, "risk_counter", int(key[1:]))
+            self._audit(tx, source, "add risk", f"risk:{key}",
+                        {k: [None, v] for k, v in doc.items()})  # fmt: skip
+        return self.risk(key)  # type: ignore[return-value]
+
+    async def change_risk(
+        self, risk_id: str, fields: Mapping[str, Any], source: Source, action: str
+    ) -> dict[str, list[Any]]:
+        async with self.store.transaction() as tx:
+            doc = self._one("risks", risk_id.upper())
+            if doc is None:
+                raise NotFound(risk_id)
+            new = {k: _jsonable(v) for k, v in fields.items()}
+            changes = {k: [doc.get(k), v] for k, v in new.items() if doc.get(k) != v}
+            if changes:
+                tx.update("risks", doc.doc_id, {**new, "updated_at": iso(self.clock())})
+                self._audit(tx, source, action, f"risk:{doc['key']}", changes)
+        return changes
+
+    async def undo_last(self, source: Source) -> tuple[Change, dict[str, list[Any]]]:
+        """Revert the person's last change if nobody has changed those fields since."""
+        async with self.store.transaction() as tx:
+            change = self.last_change_by(source.actor)
+            if change is None:
+                raise NotFound("nothing to undo")
+            kind, _, key = change.entity.partition(":")
+            table = "objectives" if kind == "objective" else "risks"
+            doc = self._one(table, key)
+            if change.action in ("add risk", "add objective"):
+                if doc is None:
+                    raise Conflict(f"{key} no longer exists")
+                tx.remove(table, doc.doc_id)
+                reverted = {k: [v, None] for k, v in doc.items()}
+            else:
+                if doc is None:
+                    raise Conflict(f"{key} no longer exists")
+                moved = [f for f, (_, new) in change.changes.items() if doc.get(f) != new]
+                if moved:
+                    raise Conflict(
+                        f"{', '.join(moved)} of {key} changed again since your "
+                        f"{change.action}, so undoing it would overwrite someone's later change"
+                    )
+                reverted = {f: [new, old] for f, (old, new) in change.changes.items()}
+                restore = {f: old for f, (old, _) in change.changes.items()}
+                if change.table == "updates":
+                    earlier = [u for u in self.updates_for(key)
+                               if not u.undone and u.doc_id != change.doc_id]  # fmt: skip
+                    restore["last_update"] = iso(earlier[-1].at) if earlier else None
+                if restore:
+                    tx.update(table, doc.doc_id, restore)
+            tx.update(change.table, change.doc_id, {"undone": True})
+            self._audit(tx, source, "undo", change.entity, reverted,
+                        note=f"undid {change.action} of {iso(change.at)}",
+                        undoes=[change.table, change.doc_id])  # fmt: skip
+        return change, reverted
+
+    def _set_meta(self, tx: Transaction, key: str, value: Any) -> None:
+        doc = self._one("meta", key)
+        if doc is None:
+            tx.insert("meta", {"key": key, "value": value})
+        else:
+            tx.update("meta", doc.doc_id, {"value": value})
+
+    async def set_meta(self, key: str, value: Any) -> None:
+        async with self.store.transaction() as tx:
+            self._set_meta(tx, key, value)
+
+    async def claim(self, key: str, value: Any) -> bool:
+        """Record `key` once: True for the first caller in any process, False ever after.
+
+        Used for exactly-once work such as sending a digest: the claim is durable before
+        the caller acts, and the flock + catch-up makes it exclusive across processes.
+        """
+        async with self.store.transaction() as tx:
+            if self._one("meta", key) is not None:
+                return False
+            tx.insert("meta", {"key": key, "value": value})
+            return True
+
+    async def save_conversation(self, key: str, reference: Mapping[str, Any]) -> None:
+        """Remember how to reach someone proactively (Teams reference, Slack ids)."""
+        async with self.store.transaction() as tx:
+            doc = self._one("conversations", key)
+            if doc is None:
+                tx.insert("conversations", {"key": key, "value": dict(reference)})
+            elif doc["value"] != reference:
+                tx.update("conversations", doc.doc_id, {"value": dict(reference)})
+
+    async def load_strategy(self, strategy: Any, source: Source) -> dict[str, int]:
+        """Apply a validated strategy file: sync configuration, add objectives not yet stored.
+
+        People, directorates, themes and the strategy group are configuration and follow
+        the file. Objectives already in the store keep what chat has recorded (status,
+        progress, due date); the file only adds new ones, so restarting never rolls back
+        an officer's update.
+        """
+        counts = {"themes": 0, "directorates": 0, "people": 0, "objectives": 0, "risks": 0}
+        async with self.store.transaction() as tx:
+            self._set_meta(tx, "strategy", strategy.info)
+            for table, docs in (
+                ("themes", strategy.theme_docs()),
+                ("directorates", strategy.directorate_docs()),
+                ("people", strategy.people_docs()),
+            ):
+                for doc in docs:
+                    existing = self._one(table, doc["key"])
+                    if existing is None:
+                        tx.insert(table, doc)
+                        counts[table] += 1
+                    elif {k: existing.get(k) for k in doc} != doc:
+                        tx.update(table, existing.doc_id, doc)
+                        counts[table] += 1
+            for doc in strategy.objective_docs():
+                if self._one("objectives", doc["key"]) is None:
+                    tx.insert("objectives", doc)
+                    counts["objectives"] += 1
+            if self.store.count("risks") == 0 and not self.meta("risk_counter"):
+                for number, risk in enumerate(strategy.risk_docs(), start=1):
+                    key = f"R{number}"
+                    tx.insert("risks", {**risk, "key": key, "open": True,
+                                        "created_at": iso(self.clock()),
+                                        "created_by": source.actor})  # fmt: skip
+                    counts["risks"] += 1
+                if counts["risks"]:
+                    self._set_meta(tx, "risk_counter", counts["risks"])
+            if any(counts.values()):
+                self._audit(tx, source, "load strategy", "strategy",
+                            {k: [None, v] for k, v in counts.items() if v})  # fmt: skip
+        return counts
+
+    async def import_objectives(
+        self, rows: Iterable[Mapping[str, Any]], source: Source
+    ) -> dict[str, int]:
+        """Insert new objectives and update changed ones, all in one durable transaction."""
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        async with self.store.transaction() as tx:
+            for row in rows:
+                doc = {k: _jsonable(v) for k, v in row.items() if v is not None}
+                existing = self._one("objectives", doc["key"])
+                if existing is None:
+                    doc.setdefault("status", Status.NOT_STARTED.value)
+                    tx.insert("objectives", doc)
+                    counts["added"] += 1
+                    changes = {k: [None, v] for k, v in doc.items()}
+                else:
+                    changes = {k: [existing.get(k), v] for k, v in doc.items()
+                               if existing.get(k) != v}  # fmt: skip
+                    if not changes:
+                        counts["unchanged"] += 1
+                        continue
+                    tx.update("objectives", existing.doc_id, doc)
+                    counts["updated"] += 1
+                self._audit(tx, source, "import objective", f"objective:{doc['key']}", changes)
+        return counts
+
+
+class _Doc(dict):
+    """A document with its id, for building a Change from what was just written."""
+
+    def __init__(self, data: Mapping[str, Any], doc_id: int) -> None:
+        super().__init__(data)
+        self.doc_id = doc_id

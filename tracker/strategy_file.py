@@ -1,0 +1,385 @@
+"""Reading a council's strategy file (YAML) and objective spreadsheets (CSV).
+
+Both are validated completely before anything is stored: every problem is reported
+with its line or row, and a file with any problem stores nothing, so a council never
+ends up with half an action plan imported.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tracker.model import Role, parse_status
+
+OBJECTIVE_ID = re.compile(r"^(\d{1,2})\.(\d{1,3})$")
+PERSON_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+CSV_COLUMNS = ("id", "title", "directorate", "owner", "due", "status", "progress")
+CSV_REQUIRED = ("id", "title", "directorate")
+
+
+class StrategyFileError(ValueError):
+    """Carries every problem found, each already prefixed with its line or row."""
+
+    def __init__(self, path: Path | str, problems: list[str]) -> None:
+        self.path = str(path)
+        self.problems = problems
+        listing = "\n".join(f"  - {p}" for p in problems)
+        super().__init__(f"{path}: {len(problems)} problem(s), nothing was loaded:\n{listing}")
+
+
+class _LineLoader(yaml.SafeLoader):
+    """A SafeLoader that remembers each mapping's line, so errors can point at it."""
+
+
+def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> dict[str, Any]:
+    mapping = loader.construct_mapping(node, deep=True)
+    mapping["__line__"] = node.start_mark.line + 1
+    return mapping
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _date(value: Any) -> date | None:
+    """Dates in the file are ISO (2027-03-31) or UK day-first (31/03/2027)."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    for fmt in ("%Y-%m-%d", "%d/%m/%Y", "%d/%m/%y", "%d-%m-%Y", "%d %B %Y", "%d %b %Y"):
+        try:
+            return datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"'{text}' is not a date (use 31/03/2027 or 2027-03-31)")
+
+
+@dataclass
+class Strategy:
+    """A validated strategy, ready for `Repository.load_strategy`."""
+
+    info: dict[str, Any]
+    themes: list[dict[str, Any]] = field(default_factory=list)
+    directorates: list[dict[str, Any]] = field(default_factory=list)
+    people: list[dict[str, Any]] = field(default_factory=list)
+    objectives: list[dict[str, Any]] = field(default_factory=list)
+    risks: list[dict[str, Any]] = field(default_factory=list)
+
+    def theme_docs(self) -> list[dict[str, Any]]:
+        return [{"key": str(t["number"]), **t} for t in self.themes]
+
+    def directorate_docs(self) -> list[dict[str, Any]]:
+        return [
+            {"key": d["id"], "name": d["name"], "lead": d.get("lead")} for d in self.directorates
+        ]
+
+    def people_docs(self) -> list[dict[str, Any]]:
+        return [{"key": p.pop("id"), **p} for p in (dict(p) for p in self.people)]
+
+    def objective_docs(self) -> list[dict[str, Any]]:
+        return [{"key": o.pop("id"), **o} for o in (dict(o) for o in self.objectives)]
+
+    def risk_docs(self) -> list[dict[str, Any]]:
+        return [dict(r) for r in self.risks]
+
+    @property
+    def first_admin(self) -> str | None:
+        return next((p["id"] for p in self.people if p["role"] == Role.ADMIN.value), None)
+
+
+class _Checker:
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def fail(self, where: str, message: str) -> None:
+        self.problems.append(f"{where}: {message}")
+
+
+def _where(item: Any, label: str) -> str:
+    line = item.get("__line__") if isinstance(item, dict) else None
+    return f"line {line} ({label})" if line else label
+
+
+def load_strategy(path: str | Path) -> Strategy:
+    """Parse and validate a strategy YAML file, raising StrategyFileError with every problem."""
+    path = Path(path)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
+    except FileNotFoundError:
+        raise StrategyFileError(path, ["file not found"]) from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "file"
+        problem = getattr(error, "problem", None) or str(error)
+        raise StrategyFileError(path, [f"{where}: not valid YAML ({problem})"]) from None
+    if not isinstance(raw, dict):
+        raise StrategyFileError(path, ["file: expected sections strategy, themes, objectives..."])
+    check = _Checker()
+    info_raw = raw.get("strategy") or {}
+    group = raw.get("strategy_group") or {}
+    info = {
+        "name": str(info_raw.get("name") or "ICT Strategy"),
+        "council": str(info_raw.get("council") or ""),
+        "period": str(info_raw.get("period") or ""),
+        "group_name": str(group.get("name") or "Strategy group"),
+        "group_short": str(group.get("short_name") or group.get("name") or "Strategy group"),
+        "group_channel": group.get("channel"),
+    }
+    strategy = Strategy(info=info)
+
+    themes: dict[int, str] = {}
+    for item in raw.get("themes") or []:
+        where = _where(item, "theme")
+        number, title = item.get("number"), str(item.get("title") or "").strip()
+        if not isinstance(number, int) or not 1 <= number <= 99:
+            check.fail(where, f"theme number must be a whole number 1-99, got {number!r}")
+            continue
+        if number in themes:
+            check.fail(where, f"duplicate theme number {number}")
+        if not title:
+            check.fail(where, f"theme {number} has no title")
+        themes[number] = title
+        strategy.themes.append({"number": number, "title": title})
+
+    people_ids: set[str] = set()
+    raw_people = raw.get("people") or []
+    directorate_ids = {str(d.get("id")) for d in raw.get("directorates") or [] if d}
+    members = {str(m) for m in group.get("members") or []}
+    for item in raw_people:
+        where = _where(item, f"person {item.get('id', '?')}")
+        pid = str(item.get("id") or "")
+        if not PERSON_ID.match(pid):
+            check.fail(where, f"person id {pid!r} must be lower-case letters, digits, . _ -")
+            continue
+        if pid in people_ids:
+            check.fail(where, f"duplicate person id {pid}")
+        people_ids.add(pid)
+        role = Role.parse(str(item.get("role") or "officer"))
+        if role is None:
+            check.fail(where, f"unknown role {item.get('role')!r} (use officer, directorate lead, "
+                              f"strategy group or admin)")  # fmt: skip
+            continue
+        directorate = item.get("directorate")
+        if directorate is not None and str(directorate) not in directorate_ids:
+            check.fail(where, f"unknown directorate {directorate!r} (known: "
+                              f"{', '.join(sorted(directorate_ids))})")  # fmt: skip
+        strategy.people.append(
+            {
+                "id": pid,
+                "name": str(item.get("name") or pid),
+                "role": role.value,
+                "directorate": directorate,
+                "slack_id": item.get("slack_id"),
+                "teams_id": item.get("teams_id"),
+                "email": item.get("email"),
+                "strategy_group": pid in members or role is Role.STRATEGY_GROUP,
+            }
+        )
+    for member in sorted(members - people_ids):
+        check.fail("strategy_group", f"member {member!r} is not in people")
+
+    seen_directorates: set[str] = set()
+    for item in raw.get("directorates") or []:
+        where = _where(item, f"directorate {item.get('id', '?')}")
+        did = str(item.get("id") or "")
+        if not PERSON_ID.match(did):
+            check.fail(where, f"directorate id {did!r} must be lower-case letters, digits, . _ -")
+            continue
+        if did in seen_directorates:
+            check.fail(where, f"duplicate directorate id {did}")
+        seen_directorates.add(did)
+        lead = item.get("lead")
+        if lead is not None and str(lead) not in people_ids:
+            check.fail(where, f"lead {lead!r} is not in people")
+        strategy.directorates.append({"id": did, "name": str(item.get("name") or did),
+                                      "lead": lead})  # fmt: skip
+
+    objective_ids: set[str] = set()
+    for item in raw.get("objectives") or []:
+        where = _where(item, f"objective {item.get('id', '?')}")
+        row = _objective_row(item, themes, seen_directorates, people_ids, where, check)
+        if row is None:
+            continue
+        if row["id"] in objective_ids:
+            check.fail(where, f"duplicate objective id {row['id']}")
+        objective_ids.add(row["id"])
+        strategy.objectives.append(row)
+
+    for item in raw.get("risks") or []:
+        where = _where(item, "risk")
+        risk = _risk_row(item, themes, objective_ids, people_ids, where, check)
+        if risk:
+            strategy.risks.append(risk)
+
+    if not any(p["role"] == Role.ADMIN.value for p in strategy.people):
+        check.fail("people", "nobody has role admin; name at least one administrator")
+    if check.problems:
+        raise StrategyFileError(path, check.problems)
+    return strategy
+
+
+def _objective_row(
+    item: dict[str, Any],
+    themes: dict[int, str],
+    directorates: set[str],
+    people: set[str],
+    where: str,
+    check: _Checker,
+) -> dict[str, Any] | None:
+    oid = str(item.get("id") or "").strip()
+    match = OBJECTIVE_ID.match(oid)
+    if not match:
+        check.fail(where, f"objective id {oid!r} must look like 3.2 (theme.number)")
+        return None
+    theme = int(match.group(1))
+    ok = True
+    if themes and theme not in themes:
+        check.fail(where, f"objective {oid} is under theme {theme}, which is not in themes")
+        ok = False
+    title = str(item.get("title") or "").strip()
+    if not title:
+        check.fail(where, f"objective {oid} has no title")
+        ok = False
+    directorate = str(item.get("directorate") or "").strip()
+    if directorate not in directorates:
+        check.fail(where, f"objective {oid}: unknown directorate {directorate!r} (known: "
+                          f"{', '.join(sorted(directorates)) or 'none'})")  # fmt: skip
+        ok = False
+    owner = item.get("owner")
+    if owner is not None and people and str(owner) not in people:
+        check.fail(where, f"objective {oid}: owner {owner!r} is not in people")
+        ok = False
+    try:
+        due = _date(item.get("due"))
+    except ValueError as error:
+        check.fail(where, f"objective {oid}: due {error}")
+        ok = False
+        due = None
+    status = parse_status(str(item.get("status") or "not started"))
+    if status is None:
+        check.fail(where, f"objective {oid}: unknown status {item.get('status')!r}")
+        ok = False
+    progress = item.get("progress")
+    if progress not in (None, ""):
+        try:
+            progress = int(str(progress).rstrip("%"))
+            if not 0 <= progress <= 100:
+                raise ValueError
+        except ValueError:
+            check.fail(where, f"objective {oid}: progress must be 0-100, got {progress!r}")
+            ok = False
+    else:
+        progress = None
+    if not ok:
+        return None
+    return {
+        "id": oid,
+        "theme": theme,
+        "title": title,
+        "directorate": directorate,
+        "owner": str(owner) if owner else None,
+        "due": due.isoformat() if due else None,
+        "status": status.value,  # type: ignore[union-attr]
+        "progress": progress,
+    }
+
+
+def _risk_row(
+    item: dict[str, Any],
+    themes: dict[int, str],
+    objectives: set[str],
+    people: set[str],
+    where: str,
+    check: _Checker,
+) -> dict[str, Any] | None:
+    title = str(item.get("title") or "").strip()
+    ok = bool(title) or check.fail(where, "risk has no title") or False
+    levels = {}
+    for key in ("likelihood", "impact"):
+        value = item.get(key)
+        if not isinstance(value, int) or not 1 <= value <= 5:
+            check.fail(where, f"risk {key} must be 1-5, got {value!r}")
+            ok = False
+        levels[key] = value
+    theme = item.get("theme")
+    if theme is not None and theme not in themes:
+        check.fail(where, f"risk theme {theme!r} is not in themes")
+        ok = False
+    objective = item.get("objective")
+    if objective is not None and str(objective) not in objectives:
+        check.fail(where, f"risk objective {objective!r} is not in objectives")
+        ok = False
+    owner = item.get("owner")
+    if owner is not None and str(owner) not in people:
+        check.fail(where, f"risk owner {owner!r} is not in people")
+        ok = False
+    try:
+        review = _date(item.get("review"))
+    except ValueError as error:
+        check.fail(where, f"risk review {error}")
+        ok = False
+        review = None
+    if not ok:
+        return None
+    return {
+        "title": title,
+        **levels,
+        "theme": theme,
+        "objective": str(objective) if objective else None,
+        "owner": owner,
+        "mitigation": item.get("mitigation"),
+        "review": review.isoformat() if review else None,
+    }
+
+
+def read_objectives_csv(
+    path: str | Path, themes: set[int], directorates: set[str], people: set[str]
+) -> list[dict[str, Any]]:
+    """Objectives from a spreadsheet export; row numbers in errors match the spreadsheet."""
+    path = Path(path)
+    check = _Checker()
+    rows: list[dict[str, Any]] = []
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            header = [h.strip().lower() for h in reader.fieldnames or []]
+            missing = [c for c in CSV_REQUIRED if c not in header]
+            if missing:
+                problem = (
+                    f"row 1: missing column(s) {', '.join(missing)}; "
+                    f"columns are {', '.join(CSV_COLUMNS)}"
+                )
+                raise StrategyFileError(path, [problem])
+            seen: set[str] = set()
+            for number, raw in enumerate(reader, start=2):
+                item = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
+                item = {k: (v or None) for k, v in item.items()}
+                where = f"row {number}"
+                row = _objective_row(item, {t: "" for t in themes}, directorates, people, where,
+                                     check)  # fmt: skip
+                if row is None:
+                    continue
+                if row["id"] in seen:
+                    check.fail(where, f"duplicate objective id {row['id']}")
+                seen.add(row["id"])
+                rows.append(row)
+    except FileNotFoundError:
+        raise StrategyFileError(path, ["file not found"]) from None
+    except UnicodeDecodeError:
+        raise StrategyFileError(path, ["file is not UTF-8 text (save it as CSV UTF-8)"]) from None
+    if check.problems:
+        raise StrategyFileError(path, check.problems)
+    if not rows:
+        raise StrategyFileError(path, ["no objectives found"])
+    return rows
