@@ -86,6 +86,43 @@ def check_format(record: dict[str, Any], path: Path) -> int:
     if version > FORMAT_VERSION:
         raise StoreError(
             f"{path} was written by a newer Strategy Tracker (store format {version}; this "
-            f"version reads up to {FORMAT_VERSION}). Upgrade the bot; the file was left untouched."
+            f"version reads up to {FORMAT_VERSION}). The file was left untouched. Upgrade the "
+            f"bot; or, to go back to this version, restore a backup it made, or run `python -m "
+            f"bot recover --data {path.parent}`, which sets the newer files aside and keeps "
+            f"only what this version can read."
         )
     return version
+
+
+def encode_snapshot(tables: dict[str, Any], generation: int, seq: int) -> bytes:
+    """A snapshot file's bytes: the header fields and every logical table {id: document}."""
+    content = {**journal_header(generation), "seq": seq, "tables": tables}
+    return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def check_snapshot(content: Any, path: Path) -> tuple[int, int, dict[str, Any]]:
+    """(generation, seq, tables) of a parsed, already migrated snapshot, or StoreError."""
+    tables = content.get("tables") if isinstance(content, dict) else None
+    generation = content.get("generation") if isinstance(content, dict) else None
+    seq = content.get("seq") if isinstance(content, dict) else None
+    if (
+        not isinstance(tables, dict)
+        or not all(isinstance(t, dict) for t in tables.values())
+        or not isinstance(generation, int)
+        or not isinstance(seq, int)
+    ):
+        raise StoreError(
+            f"{path} is not a complete Strategy Tracker snapshot (missing generation, seq or "
+            f"tables). The file was left untouched. Run `python -m bot recover --data "
+            f"{path.parent}` to rebuild what can be read, or restore a backup."
+        )
+    return generation, seq, tables
+
+
+def free_name(path: Path) -> Path:
+    """`path`, or `path-2`, `path-3`... whichever does not exist yet (never overwrite)."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
