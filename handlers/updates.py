@@ -25,7 +25,8 @@ from tracker.model import Objective, Status, find_status
 OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
 UNDO_HINT = "Not right? Say `undo` to reverse it."
 _FILLER = re.compile(
-    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[:,;\-–—])\s*", re.IGNORECASE
+    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[:,;–—]|-(?!\d))\s*",
+    re.IGNORECASE,
 )
 _PERCENT = re.compile(
     r"^(?P<num>-?\d{1,4}(?:\.\d+)?)\s*(?:%|percent\b|per\s*cent\b)"
@@ -132,7 +133,7 @@ async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Rep
 
 @command(
     "update",
-    rf"(?:update|progress|report)\s+(?:on\s+|for\s+)?(?:objective\s+)?{OID}\b\s*[:,\-–]?\s*(?P<rest>.*)",
+    rf"(?:update|progress|report)\s+(?:on\s+|for\s+)?(?:objective\s+)?{OID}\b\s*(?:[:,–]|-(?!\d))?\s*(?P<rest>.*)",
     rf"(?:objective\s+)?{OID}\s*(?:[:,\-–]\s*)?(?P<rest>(?:is\s+|now\s+|currently\s+)*"
     rf"(?:\d{{1,4}}(?:\.\d+)?\s*(?:%|percent|per\s*cent)|[a-z]).*)",
     group="Updating objectives",
