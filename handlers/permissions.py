@@ -36,11 +36,24 @@ def check_objective(repo: Repository, person: Person, objective: Objective) -> N
     directorate = repo.directorate(objective.directorate)
     name = directorate.name if directorate else objective.directorate
     owner = repo.person(objective.owner)
+    lead = repo.person(directorate.lead) if directorate else None
+    led = [d.name for d in repo.directorates() if d.id in led_directorates(repo, person)]
+    if led:
+        yours = f"As directorate lead you can change objectives of {', '.join(led)}"
+    else:
+        home = repo.directorate(person.directorate) if person.directorate else None
+        yours = "You can change objectives you own" + (
+            f" or that belong to {home.name}" if home else ""
+        )
+    ask = [
+        f"the owner ({owner.name})" if owner else None,
+        f"the directorate lead ({lead.name})" if lead else None,
+        "a strategy group member",
+    ]
     raise NotAllowed(
         f"You can't change {objective.id}: it belongs to {name}"
         + (f" and is owned by {owner.name}" if owner else "")
-        + ". Officers change their own directorate's objectives; ask the owner, the "
-        "directorate lead or a strategy group member."
+        + f". {yours}; ask {', '.join(a for a in ask if a)}."
     )
 
 
