@@ -45,15 +45,17 @@ def check_objective(repo: Repository, person: Person, objective: Objective) -> N
         yours = "You can change objectives you own" + (
             f" or that belong to {home.name}" if home else ""
         )
-    ask = [
-        f"the owner ({owner.name})" if owner else None,
-        f"the directorate lead ({lead.name})" if lead else None,
-        "a strategy group member",
-    ]
+    roles: dict[str, list[str]] = {}
+    for who, role in ((owner, "owner"), (lead, "directorate lead")):
+        if who and who.id != person.id:
+            roles.setdefault(who.name, []).append(role)
+    asks = [f"{who} ({' and '.join(r)})" for who, r in roles.items()]
+    asks.append("a strategy group member")
+    ask = ", ".join(asks[:-1]) + " or " + asks[-1] if len(asks) > 1 else asks[0]
     raise NotAllowed(
         f"You can't change {objective.id}: it belongs to {name}"
         + (f" and is owned by {owner.name}" if owner else "")
-        + f". {yours}; ask {', '.join(a for a in ask if a)}."
+        + f". {yours}; ask {ask}."
     )
 
 
