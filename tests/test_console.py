@@ -87,3 +87,28 @@ def test_import_command(tmp_path):
     assert "1 added" in good.stdout
     shown = chat(tmp_path / "d", "status of 1.5\n")
     assert "Paperless meetings" in shown.stdout
+
+
+def read_script(path: Path) -> list[tuple[str, list[str]]]:
+    steps: list[tuple[str, list[str]]] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("> "):
+            steps.append((line[2:], []))
+        elif line.strip() and not line.startswith("#"):
+            steps[-1][1].append(line)
+    return steps
+
+
+def test_scripted_conversation_covering_every_command(tmp_path):
+    """tests/conversation.txt: every reply holds what a user would expect, in order."""
+    steps = read_script(ROOT / "tests" / "conversation.txt")
+    result = chat(tmp_path / "data", "".join(f"{text}\n" for text, _ in steps), "--as", "tcarter")
+    assert result.returncode == 0, result.stderr
+    position = 0
+    for text, expected in steps:
+        for fragment in expected:
+            found = result.stdout.find(fragment, position)
+            assert found >= 0, f"after “{text}”: missing “{fragment}”\n{result.stdout[position:]}"
+            position = found + len(fragment)
+    misunderstood = result.stdout.count("I didn't understand")
+    assert misunderstood == 1  # only the deliberate "wibble wobble"
