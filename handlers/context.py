@@ -1,0 +1,33 @@
+"""Everything a command needs to answer one message, passed explicitly (no globals)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from handlers.message import IncomingMessage
+from storage.repository import Repository, Source
+from tracker.dates import LONDON
+from tracker.model import Person
+
+
+@dataclass
+class Context:
+    repo: Repository
+    message: IncomingMessage
+    person: Person | None
+    now: datetime  # aware, Europe/London
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(LONDON).date()
+
+    @property
+    def source(self) -> Source:
+        """The audit trail's record of who said what, where."""
+        return Source(
+            actor=self.person.id if self.person else "unknown",
+            channel=self.message.sender.channel,
+            text=self.message.text,
+            message_id=self.message.message_id,
+        )

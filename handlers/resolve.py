@@ -1,0 +1,134 @@
+"""Finding what a message names: objectives, themes, people and directorates.
+
+Officers name things loosely ("the thin client rollout", "theme three", "Siobhan"), so
+lookups accept ids, number words and fuzzy titles, and report ambiguity instead of
+guessing: a wrong guess would put an update on the wrong objective.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from rapidfuzz import fuzz, process
+
+from storage.repository import Repository
+from tracker.model import Directorate, Objective, Person, Theme
+
+T = TypeVar("T")
+
+NUMBER_WORDS = {
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+}
+STOPWORDS = {"the", "a", "an", "of", "on", "for", "theme", "objective", "our", "to", "and"}
+MATCH_THRESHOLD = 70
+AMBIGUITY_MARGIN = 8
+
+
+@dataclass
+class Found(Generic[T]):
+    """A lookup's outcome: exactly one match, several candidates, or none."""
+
+    match: T | None
+    candidates: Sequence[T] = ()
+
+
+def fold(text: str) -> str:
+    """Lower-case, no accents, punctuation as spaces: "Siobhán O'Brien" -> "siobhan o brien"."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c)).lower()
+    return " ".join(re.sub(r"[^\w\s]", " ", text).split())
+
+
+def _words(text: str) -> str:
+    return " ".join(w for w in fold(text).split() if w not in STOPWORDS)
+
+
+def fuzzy_pick(query: str, options: dict[str, T]) -> Found[T]:
+    """Best option by title; ambiguous when another scores within a small margin."""
+    wanted = _words(query)
+    if not wanted or not options:
+        return Found(None)
+    choices = {key: _words(key) for key in options}
+    scored = process.extract(
+        wanted, choices, scorer=fuzz.token_set_ratio, limit=5, score_cutoff=MATCH_THRESHOLD
+    )
+    if not scored:
+        return Found(None)
+    best = scored[0][1]
+    close = [options[key] for _, score, key in scored if score >= best - AMBIGUITY_MARGIN]
+    if len(close) == 1:
+        return Found(close[0])
+    # A clearly better partial match (all query words present) settles ties.
+    exact = [options[key] for key in options if set(wanted.split()) <= set(choices[key].split())]
+    if len(exact) == 1:
+        return Found(exact[0])
+    return Found(None, close)
+
+
+def find_objective(repo: Repository, text: str) -> Found[Objective]:
+    text = text.strip()
+    match = re.fullmatch(r"(?:objective\s+)?(\d{1,2}\.\d{1,3})", text, re.IGNORECASE)
+    if match:
+        return Found(repo.objective(match.group(1)))
+    return fuzzy_pick(text, {o.title: o for o in repo.objectives()})
+
+
+def find_theme(repo: Repository, text: str) -> Found[Theme]:
+    folded = fold(text)
+    number = re.search(r"\b(\d{1,2})\b", folded)
+    value = int(number.group(1)) if number else None
+    if value is None:
+        value = next((NUMBER_WORDS[w] for w in folded.split() if w in NUMBER_WORDS), None)
+    if value is not None:
+        return Found(repo.theme(value))
+    return fuzzy_pick(text, {t.title: t for t in repo.themes()})
+
+
+def find_person(repo: Repository, text: str) -> Found[Person]:
+    wanted = fold(text)
+    people = repo.people()
+    for person in people:
+        if wanted in (person.id, fold(person.name)) or (
+            person.email and wanted == person.email.lower()
+        ):
+            return Found(person)
+    firsts = [p for p in people if fold(p.name).split()[0] == wanted]
+    if len(firsts) == 1:
+        return Found(firsts[0])
+    return fuzzy_pick(text, {p.name: p for p in people})
+
+
+def find_directorate(repo: Repository, text: str) -> Found[Directorate]:
+    wanted = fold(text)
+    for directorate in repo.directorates():
+        if wanted in (directorate.id, fold(directorate.name)):
+            return Found(directorate)
+    return fuzzy_pick(text, {d.name: d for d in repo.directorates()})
+
+
+def objective_ranges(repo: Repository) -> str:
+    """ "1.1–1.4, 2.1–2.4, 3.1–3.4": what exists, for 'no such objective' replies."""
+    by_theme: dict[int, list[str]] = {}
+    for objective in repo.objectives():
+        by_theme.setdefault(objective.theme, []).append(objective.id)
+    parts = [ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}" for ids in by_theme.values()]
+    return ", ".join(parts) or "none yet"

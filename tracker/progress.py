@@ -1,0 +1,89 @@
+"""How the strategy is doing: counts, percentages and the lists reports are built from.
+
+Pure functions over domain objects, shared by chat answers and digests, so "overdue"
+or "45% achieved" means the same thing in a reply, a digest and an export.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from tracker.model import Objective, Risk, Status
+
+STALE_AFTER_DAYS = 28
+
+# The order reports list statuses in: the good news last, like a committee paper's RAG table.
+STATUS_ORDER = (
+    Status.OFF_TRACK,
+    Status.AT_RISK,
+    Status.ON_TRACK,
+    Status.NOT_STARTED,
+    Status.PARTLY_ACHIEVED,
+    Status.ACHIEVED,
+    Status.DEFERRED,
+    Status.DROPPED,
+)
+
+
+@dataclass(frozen=True)
+class Tally:
+    total: int
+    by_status: dict[Status, int]
+
+    def percent(self, status: Status) -> int:
+        return round(100 * self.by_status.get(status, 0) / self.total) if self.total else 0
+
+    def headline(self, noun: str = "objectives") -> str:
+        """ "12 objectives: 7 on track, 3 at risk, 1 off track, 1 achieved"."""
+        parts = [f"{self.by_status[s]} {s.value}" for s in STATUS_ORDER if self.by_status.get(s)]
+        label = noun if self.total != 1 else noun.rstrip("s")
+        return f"{self.total} {label}: {', '.join(parts)}" if parts else f"0 {noun}"
+
+    def achievement(self, noun: str = "objectives") -> str:
+        """The line Members ask for: "of 20 objectives, 45% achieved, 25% partly achieved"."""
+        return (
+            f"of {self.total} {noun}, {self.percent(Status.ACHIEVED)}% achieved, "
+            f"{self.percent(Status.PARTLY_ACHIEVED)}% partly achieved"
+        )
+
+
+def tally(objectives: Iterable[Objective]) -> Tally:
+    items = list(objectives)
+    return Tally(len(items), dict(Counter(o.status for o in items)))
+
+
+def overdue(objectives: Iterable[Objective], today: date) -> list[Objective]:
+    return sorted((o for o in objectives if o.is_overdue(today)), key=lambda o: o.due or today)
+
+
+def due_between(objectives: Iterable[Objective], start: date, end: date) -> list[Objective]:
+    found = [o for o in objectives if o.due and start <= o.due <= end and not o.status.is_closed]
+    return sorted(found, key=lambda o: o.due or start)
+
+
+def stale(
+    objectives: Iterable[Objective], now: datetime, days: int = STALE_AFTER_DAYS
+) -> list[Objective]:
+    """Open objectives nobody has updated for `days` (never-updated ones included)."""
+    cutoff = now - timedelta(days=days)
+    found = []
+    for objective in objectives:
+        if objective.status.is_closed or objective.status == Status.PARTLY_ACHIEVED:
+            continue
+        last = datetime.fromisoformat(objective.last_update) if objective.last_update else None
+        if last is None or last < cutoff:
+            found.append(objective)
+    return found
+
+
+def top_risks(risks: Iterable[Risk], limit: int = 5) -> list[Risk]:
+    """Open risks by score, ties broken by impact (what hurts most first), then age."""
+    open_risks = [r for r in risks if r.open]
+    return sorted(open_risks, key=lambda r: (-r.score, -r.impact, r.created_at or ""))[:limit]
+
+
+def days_late(objective: Objective, today: date) -> int:
+    return (today - objective.due).days if objective.due else 0
