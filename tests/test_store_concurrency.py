@@ -122,3 +122,47 @@ async def test_two_processes_writing_one_data_directory(tmp_path: Path) -> None:
     check_chains(repo, {c.text: int(c.text.rsplit(" ", 1)[1]) for c in changes}, start)
     repo.close()
     journal_records(tmp_path)
+
+
+async def test_200_update_messages_through_the_handler_at_once(tmp_path: Path) -> None:
+    """The same through the full handler: text in, durable write, reply out."""
+    from handlers.message import IncomingMessage, Sender
+    from handlers.reply import Kind
+    from handlers.tracker import Tracker
+    from tests.store_helpers import SAMPLE
+    from tracker.strategy_file import load_strategy
+
+    strategy = load_strategy(SAMPLE)
+    repo = Repository.open(tmp_path)
+    objectives = {o["id"]: o for o in strategy.objectives}
+    for n in range(200):  # 200 officers, each in the directorate of the objective they update
+        directorate = objectives[OBJECTIVES[n % 20]]["directorate"]
+        strategy.people.append(
+            {"id": f"officer{n}", "name": f"Officer {n}", "role": "officer",
+             "directorate": directorate, "slack_id": f"U{n:05d}", "teams_id": None,
+             "email": None, "strategy_group": False}
+        )  # fmt: skip
+    await repo.load_strategy(strategy, Source("tcarter", "console", "load"))
+    start, seq = initial(repo), repo.store.seq
+    tracker = Tracker(repo)
+    requested = {}
+
+    async def send(n: int):
+        progress = (n * 7) % 101
+        text = f"update {OBJECTIVES[n % 20]} on track {progress}% from officer {n}"
+        requested[text] = progress
+        sender = Sender(channel="slack", user_id=f"U{n:05d}")
+        return await tracker.handle(IncomingMessage(text, sender, message_id=f"m{n}"))
+
+    replies = await asyncio.gather(*(send(n) for n in range(200)))
+    assert all(r.kind is Kind.CONFIRMATION for r in replies), [r.as_text() for r in replies][:3]
+    assert repo.store.seq == seq + 200
+    repo.close()
+
+    repo = Repository.open(tmp_path)
+    changes = [c for oid in OBJECTIVES for c in repo.updates_for(oid)]
+    assert sorted(c.text for c in changes) == sorted(requested)  # all stored, each once
+    assert {c.actor for c in changes} == {f"officer{n}" for n in range(200)}
+    check_chains(repo, requested, start)
+    repo.close()
+    journal_records(tmp_path)

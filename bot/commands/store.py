@@ -17,13 +17,17 @@ import sys
 import time
 from pathlib import Path
 
+from bot.settings import Settings, add_store_options
 from storage.engine import DocumentStore
 from storage.export import export_csv, export_json, export_xlsx, import_json
 from storage.files import StoreError, free_name
 from storage.recovery import describe, recover
 from storage.repository import INDEXES, LOG_TABLES
 
-DEFAULT_DATA = Path("data")
+
+def _data(args: argparse.Namespace) -> Path:
+    """--data, else $STRATEGY_DATA_DIR, else ./data (the same rule as every subcommand)."""
+    return Settings.from_args(args.data, "none").data_dir
 
 
 def _stamp() -> str:
@@ -44,7 +48,7 @@ def _fail(error: Exception) -> int:
 # ---------------------------------------------------------------------- recover
 def run_recover(args: argparse.Namespace) -> int:
     try:
-        report = recover(args.data)
+        report = recover(_data(args))
     except StoreError as error:
         return _fail(error)
     print("\n".join(report.lines()))
@@ -57,7 +61,7 @@ def run_backup(args: argparse.Namespace) -> int:
     if target.exists() and any(target.iterdir()):
         return _fail(StoreError(f"{target} is not empty; back up into a new folder."))
     try:
-        store = _open(args.data)
+        store = _open(_data(args))
     except StoreError as error:
         return _fail(error)
     try:
@@ -76,7 +80,7 @@ def run_backup(args: argparse.Namespace) -> int:
         return _fail(StoreError(f"the backup in {target} does not match the store; try again."))
     size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
     print(
-        f"Backed up {args.data} to {target} ({size:.1f} MB, up to entry {summary['seq']}): "
+        f"Backed up {_data(args)} to {target} ({size:.1f} MB, up to entry {summary['seq']}): "
         f"{describe(summary['counts'])}. Verified: the copy opens and matches."
     )
     print(f"To restore: stop the bot, then run it with --data {target} (or copy the folder back).")
@@ -89,7 +93,7 @@ def run_export(args: argparse.Namespace) -> int:
     default = Path("exports") / f"strategy-tracker-{_stamp()}{'' if fmt == 'csv' else '.' + fmt}"
     target = Path(args.to) if args.to else free_name(default)
     try:
-        store = _open(args.data)
+        store = _open(_data(args))
     except StoreError as error:
         return _fail(error)
     try:
@@ -110,20 +114,16 @@ def run_export(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------- import
 def run_import_json(args: argparse.Namespace) -> int:
     try:
-        counts = import_json(Path(args.file), args.data, log_tables=LOG_TABLES, indexes=INDEXES)
+        counts = import_json(Path(args.file), _data(args), log_tables=LOG_TABLES, indexes=INDEXES)
     except StoreError as error:
         return _fail(error)
-    print(f"Imported {describe(counts)} into {args.data}.")
+    print(f"Imported {describe(counts)} into {_data(args)}.")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    def data_option(
-        parser: argparse.ArgumentParser, help_text: str = "the bot's data folder"
-    ) -> None:
-        parser.add_argument(
-            "--data", type=Path, default=DEFAULT_DATA, help=f"{help_text} (default: ./data)"
-        )
+    def data_option(parser: argparse.ArgumentParser) -> None:
+        add_store_options(parser, strategy=False)
 
     p = subparsers.add_parser(
         "recover",
@@ -160,5 +160,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Load a `python -m bot export --format json` file into an empty data folder.",
     )
     p.add_argument("file", help="the .json export")
-    data_option(p, "an empty (or new) data folder")
+    data_option(p)
     p.set_defaults(func=run_import_json)
