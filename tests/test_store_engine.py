@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import json
 import os
 from pathlib import Path
 
@@ -209,3 +210,22 @@ def test_journal_line_format() -> None:
     assert decode_line(line)["text"] == "Siobhán\nO'Brien"
     assert decode_line(line[:-1]) is None  # torn: no newline
     assert decode_line(line[:20] + b"X" + line[21:]) is None  # damaged: CRC
+
+
+def test_snapshot_written_in_pieces_is_the_same_json() -> None:
+    tables = {
+        "updates": {str(n): {"note": f"ü {n}", "n": n} for n in range(1, 4501)},
+        "risks": {"1": {"key": "R1"}},
+        "empty": {},
+    }
+    chunked = {
+        "updates": [
+            {k: v for k, v in tables["updates"].items() if (int(k) - 1) // 2000 == c}
+            for c in range(3)
+        ],
+        "risks": [tables["risks"]],
+        "empty": [{}],
+    }
+    whole = files.encode_snapshot(tables, 3, 99)
+    assert b"".join(files.snapshot_pieces(chunked, 3, 99)) == whole
+    assert json.loads(whole)["tables"] == tables
