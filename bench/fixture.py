@@ -6,6 +6,9 @@ trail, and N updates spread over four years of weekly reporting, with the notes 
 messages officers actually send. Every document has exactly the shape the repository
 writes, objectives end in the state their last update left them, and the strategy
 file is written next to the store so start-up applies it as the bot does.
+
+The newest updates go to the journal, as `record_update` writes them, until it is just
+under the compaction threshold: the worst case for start-up, which must replay it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any
 
 import yaml
 
-from storage.engine import write_store
+from storage.engine import DEFAULT_COMPACT_BYTES, write_store
+from storage.files import JOURNAL_NAME, encode_line, journal_header
 from tracker.model import Status
 from tracker.strategy_file import Strategy
 
@@ -162,8 +166,10 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
-def build(directory: Path, updates: int, seed: int = 5) -> dict[str, int]:
-    """Write the store (snapshot + empty journal) and strategy.yaml into `directory`."""
+def build(
+    directory: Path, updates: int, seed: int = 5, journal_bytes: int = DEFAULT_COMPACT_BYTES - 4096
+) -> dict[str, int]:
+    """Write the store (snapshot + journal) and strategy.yaml into `directory`."""
     rng = random.Random(seed)
     strategy = scaled_strategy(rng)
     directory.mkdir(parents=True, exist_ok=True)
@@ -179,6 +185,7 @@ def build(directory: Path, updates: int, seed: int = 5) -> dict[str, int]:
     table("directorates", strategy.directorate_docs())
     table("people", strategy.people_docs())
     objectives = strategy.objective_docs()
+    initial = [dict(o) for o in objectives]
     table("objectives", objectives)
     leads = {d["id"]: d["lead"] for d in strategy.directorates}
     admin = strategy.people[0]["id"]
@@ -186,17 +193,19 @@ def build(directory: Path, updates: int, seed: int = 5) -> dict[str, int]:
     # Updates: weekly reporting spread evenly over four years, oldest first.
     step = (NOW - start) / max(updates, 1)
     docs = []
+    moves: list[tuple[int, dict[str, Any]]] = []  # (objective doc id, fields set) per update
     for number in range(updates):
         objective = objectives[rng.randrange(len(objectives))]
         at = start + step * number
         author = objective["owner"] if rng.random() < 0.8 else leads[objective["directorate"]]
         status = Status(objective["status"])
-        new_status = status if rng.random() < 0.8 else rng.choice(OPEN_STATUSES)
-        if (objective["progress"] or 0) >= 95 and rng.random() < 0.5:
-            new_status = Status.ACHIEVED
-        progress = min(100, (objective["progress"] or 0) + rng.choice((0, 0, 5, 5, 10)))
-        if new_status is Status.ACHIEVED:
-            progress = 100
+        if status is Status.ACHIEVED:  # the next phase of the work starts
+            new_status, progress = Status.ON_TRACK, 5
+        else:
+            new_status = status if rng.random() < 0.8 else rng.choice(OPEN_STATUSES)
+            progress = min(100, (objective["progress"] or 0) + rng.choice((0, 0, 0, 1, 2, 5)))
+            if progress == 100:
+                new_status = Status.ACHIEVED
         note = rng.choice(NOTES).format(
             n=rng.randint(2, 40), m=rng.randint(2, 12), p=progress, board=rng.choice(BOARDS),
             team=rng.choice(TEAMS), reason=rng.choice(REASONS),
@@ -215,10 +224,28 @@ def build(directory: Path, updates: int, seed: int = 5) -> dict[str, int]:
             "changes": changes, "note": note, "text": text,
             "channel": "slack" if number % 3 else "teams", "message_id": f"m{number}",
         })  # fmt: skip
-        objective.update(status=new_status.value, progress=progress, last_update=iso(at))
-        if new_status is Status.ACHIEVED and rng.random() < 0.7:
-            objective.update(status=rng.choice(OPEN_STATUSES).value, progress=progress - 10)
-    table("updates", docs)
+        fields = {k: after for k, (_, after) in changes.items()}
+        objective.update(**fields, last_update=iso(at))
+        moves.append((objectives.index(objective) + 1, {**fields, "last_update": iso(at)}))
+
+    # The newest updates become journal lines (the objective's change in the same line).
+    def journal_line(seq: int, number: int) -> bytes:
+        oid, fields = moves[number]
+        ops = [["i", "updates", number + 1, docs[number]], ["u", "objectives", oid, fields]]
+        at = datetime.fromisoformat(docs[number]["at"]).timestamp()
+        return encode_line({"seq": seq, "at": at, "ops": ops})
+
+    size, cut = len(encode_line(journal_header(1))), len(docs)
+    while cut > 0 and size + len(journal_line(len(docs), cut - 1)) <= journal_bytes:
+        size += len(journal_line(len(docs), cut - 1))
+        cut -= 1
+    lines = [journal_line(seq, number) for seq, number in enumerate(range(cut, len(docs)), 1)]
+    if lines:  # the snapshot holds objectives as they were before the journal's updates
+        objectives[:] = initial
+        for oid, fields in moves[:cut]:
+            objectives[oid - 1].update(fields)
+        table("objectives", objectives)
+    table("updates", docs[:cut])
 
     # Risks logged across the period, a third of them closed since, each audited.
     risks, audit = [], []
@@ -256,4 +283,9 @@ def build(directory: Path, updates: int, seed: int = 5) -> dict[str, int]:
         {"key": "risk_counter", "value": RISKS},
     ])  # fmt: skip
     write_store(data, tables)
-    return {name: len(docs) for name, docs in tables.items()}
+    with open(data / JOURNAL_NAME, "ab") as handle:  # entries 1.. follow the snapshot's seq 0
+        handle.writelines(lines)
+    counts = {name: len(docs) for name, docs in tables.items()}
+    counts["updates"] = len(docs)
+    counts["journal_entries"] = len(lines)
+    return counts

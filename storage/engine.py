@@ -61,7 +61,7 @@ from storage.migrations import migrate
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
-DEFAULT_COMPACT_BYTES = 32 * 1024 * 1024
+DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024  # bounds start-up replay (see docs/performance.md)
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 Op = list[Any]  # ["i", table, id, doc] | ["u", table, id, fields] | ["r", table, id]
