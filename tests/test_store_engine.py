@@ -188,7 +188,7 @@ async def test_snapshot_bytes_refuses_the_event_loop_and_is_consistent_from_a_th
         repo.store.snapshot_bytes()
     writing = asyncio.ensure_future(add_updates(repo, "u", 200))
     copies = []
-    while not writing.done():
+    while not writing.done() or len(copies) < 2:
         copies.append(await asyncio.to_thread(repo.store.snapshot_bytes))
     await writing
     assert len(copies) > 1
