@@ -60,9 +60,7 @@ def overdue(objectives: Iterable[Objective], today: date) -> list[Objective]:
 
 
 def due_between(objectives: Iterable[Objective], start: date, end: date) -> list[Objective]:
-    found = [
-        o for o in objectives if o.due and start <= o.due <= end and not o.status.is_closed
-    ]
+    found = [o for o in objectives if o.due and start <= o.due <= end and not o.status.is_closed]
     return sorted(found, key=lambda o: o.due or start)
 
 
