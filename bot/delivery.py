@@ -182,8 +182,9 @@ class Delivery:
                 async def to_teams() -> None:
                     await teams.send(ref, reply)
 
-                found.append((reference.get("last_seen", ""),
-                              ("teams", "Teams personal chat", to_teams)))  # fmt: skip
+                found.append(
+                    (reference.get("last_seen", ""), ("teams", "Teams personal chat", to_teams))
+                )
         if self.slack and (person.slack_id or person.email):
             slack = self.slack
             stored = self.repo.conversation(slack_user_key(person.slack_id or "")) or {}

@@ -54,8 +54,9 @@ class Channels:
         if self.slack:
             out["slack"] = "enabled"
         if self.teams:
-            out["teams"] = "emulator (unauthenticated)" if self.teams.settings.anonymous \
-                else "enabled"  # fmt: skip
+            out["teams"] = (
+                "emulator (unauthenticated)" if self.teams.settings.anonymous else "enabled"
+            )
         return out
 
 

@@ -320,9 +320,11 @@ class SlackChannel:
         await self._remember(user, form.get("team_id"))
         try:
             reply = await self._ask(
-                to_plain(form.get("text", "")), user,
-                message_id=form.get("trigger_id"), conversation_id=channel,
-            )  # fmt: skip
+                to_plain(form.get("text", "")),
+                user,
+                message_id=form.get("trigger_id"),
+                conversation_id=channel,
+            )
         except Exception:
             log.exception("Slack command from %s failed", user)
             reply = _sorry()
@@ -385,9 +387,12 @@ class SlackChannel:
         """Post a reply (and its images) to a channel or DM; returns the message ts."""
         with _slack_errors(f"post to {channel}"):
             response = await self.client.chat_postMessage(
-                channel=channel, thread_ts=thread_ts, link_names=False, parse="none",
+                channel=channel,
+                thread_ts=thread_ts,
+                link_names=False,
+                parse="none",
                 **slack_render.render(reply),
-            )  # fmt: skip
+            )
         for image in reply.images:
             await self.upload(channel, Path(image), thread_ts=thread_ts)
         return response.get("ts")
@@ -395,9 +400,12 @@ class SlackChannel:
     async def upload(self, channel: str, path: Path, thread_ts: str | None = None) -> None:
         with _slack_errors(f"upload {path.name}"):
             await self.client.files_upload_v2(
-                channel=channel, file=str(path), filename=path.name, title=path.stem,
+                channel=channel,
+                file=str(path),
+                filename=path.name,
+                title=path.stem,
                 thread_ts=thread_ts,
-            )  # fmt: skip
+            )
 
     async def respond(self, response_url: str, reply: Reply, channel: str | None = None) -> None:
         """Answer a slash command privately through its response_url."""
@@ -477,7 +485,9 @@ def _is_ssl_check(request: web.Request, body: bytes) -> bool:
 
 def _sorry() -> Reply:
     return Reply(
-        lines=["Sorry, something went wrong on my side while handling that. Please try "
-               "again; if it keeps happening, tell the strategy administrator."],
+        lines=[
+            "Sorry, something went wrong on my side while handling that. Please try "
+            "again; if it keeps happening, tell the strategy administrator."
+        ],
         kind=Kind.ERROR,
-    )  # fmt: skip
+    )

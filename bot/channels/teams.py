@@ -198,8 +198,10 @@ class TeamsChannel:
         if not isinstance(body, dict):
             return web.Response(status=400, text="expected an activity")
         if self.settings.anonymous and not is_loopback_url(body.get("serviceUrl")):
-            log.warning("Emulator mode: refused activity with non-loopback serviceUrl %r",
-                        body.get("serviceUrl"))  # fmt: skip
+            log.warning(
+                "Emulator mode: refused activity with non-loopback serviceUrl %r",
+                body.get("serviceUrl"),
+            )
             return web.Response(status=403, text="Emulator mode answers loopback only")
         try:
             response = await self.adapter.process(request, self.bot)
@@ -297,9 +299,11 @@ class TeamsChannel:
         people = [m for m in members if m.id != bot_id]
         if not added_bot and not people:
             return
-        await turn_context.send_activity(to_activity(self.welcome_reply(
-            None if added_bot else [p.name for p in people if p.name]
-        )))  # fmt: skip
+        await turn_context.send_activity(
+            to_activity(
+                self.welcome_reply(None if added_bot else [p.name for p in people if p.name])
+            )
+        )
 
     def welcome_reply(self, names: list[str] | None = None) -> Reply:
         greeting = f"Welcome, {', '.join(names)}!" if names else "Hello!"
@@ -318,12 +322,18 @@ class TeamsChannel:
         log.error("Teams turn failed", exc_info=error)
         if turn_context.activity and turn_context.activity.type == ActivityTypes.message:
             try:
-                await turn_context.send_activity(to_activity(Reply(
-                    lines=["Sorry, something went wrong on my side while handling that. "
-                           "Please try again; if it keeps happening, tell the strategy "
-                           "administrator."],
-                    kind=Kind.ERROR,
-                )))  # fmt: skip
+                await turn_context.send_activity(
+                    to_activity(
+                        Reply(
+                            lines=[
+                                "Sorry, something went wrong on my side while handling that. "
+                                "Please try again; if it keeps happening, tell the strategy "
+                                "administrator."
+                            ],
+                            kind=Kind.ERROR,
+                        )
+                    )
+                )
             except Exception:  # the connector itself may be what failed
                 log.exception("could not tell the Teams user about the failure")
 

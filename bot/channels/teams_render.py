@@ -97,15 +97,17 @@ def render_card(reply: Reply, max_items: int | None = None) -> dict[str, Any]:
         for item in shown:
             runs = []
             if item.rag:
-                runs.append(_run(f"● {item.rag.label} ", weight="Bolder",
-                                 color=RAG_COLOUR[item.rag]))  # fmt: skip
+                runs.append(
+                    _run(f"● {item.rag.label} ", weight="Bolder", color=RAG_COLOUR[item.rag])
+                )
             runs.append(_run(item.text))
             container.append(_rich(*runs, spacing="Small"))
         if len(shown) < len(items):
             note = f"…and {len(items) - len(shown)} more not shown (ask for a narrower list)"
             container.append(_rich(_run(note, isSubtle=True, italic=True), spacing="Small"))
-        body.append({"type": "Container", "separator": True, "spacing": "Medium",
-                     "items": container})  # fmt: skip
+        body.append(
+            {"type": "Container", "separator": True, "spacing": "Medium", "items": container}
+        )
     if reply.footer:
         body.append(_rich(_run(reply.footer, isSubtle=True, size="Small"), spacing="Medium"))
     return {
