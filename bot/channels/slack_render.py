@@ -5,7 +5,9 @@ risk titles). Slack reads `<...>` as links and mentions (`<!channel>` pings a wh
 channel) and `&` as the start of an entity, so all of it is escaped here before it
 reaches any `mrkdwn` text, and every mrkdwn object is marked `verbatim` so Slack does
 not go on to auto-link names such as `@channel` or `#general` either. Header blocks are
-`plain_text`, which Slack never parses for links or mentions.
+`plain_text`, which Slack does not parse for mentions, but they are escaped as well:
+Slack's guidance is to escape the three characters in every text object, and it
+decodes them for display.
 
 Slack's limits are enforced here rather than discovered in production: 50 blocks per
 message, 3000 characters per section text, 10 fields per section (2000 characters
@@ -99,7 +101,11 @@ def render_blocks(reply: Reply) -> list[dict[str, Any]]:
         blocks.append(
             {
                 "type": "header",
-                "text": {"type": "plain_text", "text": _cut(title, MAX_HEADER), "emoji": True},
+                "text": {
+                    "type": "plain_text",
+                    "text": _cut(escape(title), MAX_HEADER),
+                    "emoji": True,
+                },
             }
         )
         prefix = None

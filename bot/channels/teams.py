@@ -171,7 +171,23 @@ class TeamsChannel:
         self.strategy_name = strategy_name or (
             lambda: repo.strategy_info().get("name") or "ICT strategy"
         )
-        self.auth = ConfigurationBotFrameworkAuthentication(settings.configuration())
+        if (
+            settings.app_id
+            and not settings.app_password
+            and settings.app_type.lower() != "userassignedmsi"
+        ):
+            raise ValueError(
+                "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not: the bot could "
+                "not sign its replies (see docs/channels.md)."
+            )
+        try:
+            self.auth = ConfigurationBotFrameworkAuthentication(settings.configuration())
+        except Exception as error:  # botbuilder raises bare Exception for missing settings
+            raise ValueError(
+                f"Teams settings are incomplete: {error}. MICROSOFT_APP_TYPE=SingleTenant "
+                "needs MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID "
+                "(see docs/channels.md)."
+            ) from error
         self.adapter = CloudAdapter(self.auth)
         self.adapter.on_turn_error = self._on_turn_error
         self.bot = StrategyBot(self)
@@ -347,6 +363,9 @@ class TeamsChannel:
         failures: list[Exception] = []
 
         async def callback(turn_context: TurnContext) -> None:
+            # The continuation event carries a made-up id that would otherwise become the
+            # message's replyToId; a proactive message is a new message, not a reply.
+            turn_context.activity.id = None
             try:
                 await turn_context.send_activity(to_activity(reply))
             except Exception as error:  # reported to the caller below
