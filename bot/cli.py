@@ -14,6 +14,7 @@ import sys
 
 COMMAND_MODULES = (
     "bot.commands.chat",
+    "bot.commands.serve",
     "bot.commands.strategy",
 )
 
