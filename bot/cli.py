@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "bot.commands.chat",
     "bot.commands.serve",
     "bot.commands.strategy",
+    "bot.commands.teams_package",
 )
 
 
