@@ -31,6 +31,15 @@ def _objective_list(ctx: Context, objectives: list[Objective]) -> list[Item]:
     return [objective_item(ctx.repo, o, ctx.today) for o in objectives]
 
 
+def _unknown_directorate(ctx: Context, where: str) -> Reply:
+    names = ", ".join(d.name for d in ctx.repo.directorates())
+    return Reply(
+        title=f"I don't know the directorate “{where}”.",
+        lines=[f"Directorates are {names}."],
+        kind=Kind.ERROR,
+    )
+
+
 def _group_reply(ctx: Context, title: str, objectives: list[Objective]) -> Reply:
     counts = tally(objectives)
     reply = Reply(title=title, lines=[counts.headline()])
@@ -112,7 +121,7 @@ async def objective_status(ctx: Context, match: re.Match[str]) -> Reply | None:
         ("Directorate", directorate.name if directorate else objective.directorate),
         ("Theme", f"{objective.theme}: {theme.title}" if theme else str(objective.theme)),
     ]
-    updates = [u for u in ctx.repo.updates_for(objective.id) if not u.undone][-3:]
+    updates = [u for u in ctx.repo.updates_for(objective.id, latest=6) if not u.undone][-3:]
     reply.section("Latest updates", [change_item(ctx.repo, u) for u in reversed(updates)])
     risks = [r for r in ctx.repo.risks() if r.objective == objective.id]
     reply.section("Open risks", [risk_item(ctx.repo, r) for r in risks])
@@ -137,13 +146,7 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
     if where:
         directorate = find_directorate(ctx.repo, where).match
         if directorate is None:
-            return Reply(
-                title=f"I don't know the directorate “{where}”.",
-                kind=Kind.ERROR,
-                lines=[
-                    "Directorates are " + ", ".join(d.name for d in ctx.repo.directorates()) + "."
-                ],
-            )
+            return _unknown_directorate(ctx, where)
         objectives = [o for o in objectives if o.directorate == directorate.id]
         label = f" in {directorate.name}"
     late = overdue(objectives, ctx.today)
@@ -387,13 +390,7 @@ async def list_objectives(ctx: Context, match: re.Match[str]) -> Reply:
             return await theme_status(ctx, re.match(r"(?P<theme>.*)", f"theme {theme.number}"))  # type: ignore[arg-type]
         directorate = find_directorate(ctx.repo, where).match
         if directorate is None:
-            return Reply(
-                title=f"I don't know “{where}”.",
-                kind=Kind.ERROR,
-                lines=[
-                    "Directorates are " + ", ".join(d.name for d in ctx.repo.directorates()) + "."
-                ],
-            )
+            return _unknown_directorate(ctx, where)
         return _group_reply(
             ctx, directorate.name, [o for o in objectives if o.directorate == directorate.id]
         )

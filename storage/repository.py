@@ -271,12 +271,10 @@ class Repository:
             bool(doc.get("undone")),
         )
 
-    def updates_for(self, objective_id: str) -> list[Change]:
-        """Every update to one objective, oldest first (indexed: no scan)."""
-        return [
-            self._change("updates", d)
-            for d in self.store.lookup("updates", "objective_id", objective_id)
-        ]
+    def updates_for(self, objective_id: str, latest: int | None = None) -> list[Change]:
+        """Updates to one objective, oldest first (indexed: no scan); `latest` keeps the last N."""
+        docs = self.store.lookup("updates", "objective_id", objective_id, latest=latest)
+        return [self._change("updates", d) for d in docs]
 
     def history(self, entity: str) -> list[Change]:
         """Updates and audited changes of one entity ("objective:3.2", "risk:R4"), oldest first."""

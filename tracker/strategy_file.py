@@ -384,7 +384,7 @@ def read_objectives_csv(
                 if row["id"] in seen:
                     check.fail(where, f"duplicate objective id {row['id']}")
                 seen.add(row["id"])
-                rows.append(row)
+                rows.append({"key": row.pop("id"), **row})
     except FileNotFoundError:
         raise StrategyFileError(path, ["file not found"]) from None
     except UnicodeDecodeError:
