@@ -112,3 +112,19 @@ def test_build_channels_reads_the_environment(repo, caplog):
 
     with pytest.raises(ValueError, match="MICROSOFT_APP_PASSWORD"):
         build_channels({"MICROSOFT_APP_ID": "app"}, tracker, repo)
+
+
+def test_port_comes_from_the_option_then_the_environment():
+    from argparse import Namespace
+
+    from bot.commands.serve import DEFAULT_PORT, choose_address
+
+    none = Namespace(host=None, port=None)
+    assert choose_address(none, {}, emulator=False) == ("0.0.0.0", DEFAULT_PORT)
+    assert choose_address(none, {"PORT": "8080"}, emulator=False) == ("0.0.0.0", 8080)
+    assert choose_address(none, {"PORT": "8080"}, emulator=True) == ("127.0.0.1", 8080)
+    given = Namespace(host="127.0.0.2", port=9000)
+    assert choose_address(given, {"PORT": "8080", "HOST": "::"}, emulator=False) == (
+        "127.0.0.2",
+        9000,
+    )

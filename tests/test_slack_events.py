@@ -80,6 +80,14 @@ async def test_mention_is_answered_in_its_thread_with_block_kit(slack):
     assert stored["user_id"] == MO and stored["team_id"] == "T1"
 
 
+async def test_mention_inside_a_thread_is_answered_in_that_thread(slack):
+    event = mention(MO, "who owns 3.2?", ts="1700.09", thread_ts="1700.02")
+    await slack.post(slack_event(event))
+    await slack.channel.drain()
+    [posted] = slack.api.of("chat.postMessage")
+    assert posted["thread_ts"] == "1700.02"
+
+
 async def test_direct_message_update_is_recorded_and_confirmed_in_the_dm(slack):
     event = direct_message(MO, "update 3.2 on track 62% survey complete")
     assert (await slack.post(slack_event(event))).status == 200
