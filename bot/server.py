@@ -87,6 +87,12 @@ def build_channels(
             )
         else:
             log.info("Teams enabled at /api/messages: %s", channels.teams.describe())
+            if not teams_settings.trusts_email:
+                log.warning(
+                    "Teams accepts every Microsoft 365 tenant (no MICROSOFT_APP_TENANT_ID or "
+                    "TEAMS_ALLOWED_TENANTS), so people are matched by teams_id only, not by "
+                    "e-mail address"
+                )
     return channels
 
 

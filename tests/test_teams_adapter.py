@@ -109,3 +109,15 @@ def test_a_mention_without_an_entity_is_still_stripped():
         recipient=ChannelAccount(id="bot", name="Strategy Tracker"),
     )
     assert strip_bot_mention(activity) == "summary"
+
+
+def test_tenant_is_read_from_channel_data_or_the_conversation():
+    from bot.channels.teams import tenant_of
+
+    both = Activity().deserialize(
+        {"channelData": {"tenant": {"id": "t-data"}}, "conversation": {"tenantId": "t-conv"}}
+    )
+    assert tenant_of(both) == "t-data"
+    only_conversation = Activity().deserialize({"conversation": {"id": "c", "tenantId": "t-conv"}})
+    assert tenant_of(only_conversation) == "t-conv"
+    assert tenant_of(Activity().deserialize({"conversation": {"id": "c"}})) is None

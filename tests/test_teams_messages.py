@@ -40,7 +40,8 @@ MO_MEMBER = {
 async def start(tmp_path, settings=None, **repo_options):
     connector = await FakeConnector(members={"29:mo": MO_MEMBER}).start()
     repo = await open_repo(tmp_path, **repo_options)
-    channel = TeamsChannel(settings or TeamsSettings(emulator=True), Tracker(repo), repo)
+    settings = settings or TeamsSettings(emulator=True, allowed_tenants=frozenset({"tenant-1"}))
+    channel = TeamsChannel(settings, Tracker(repo), repo)
     client = await serve(create_app(repo, channels=Channels(teams=channel)))
 
     async def close():
@@ -160,6 +161,20 @@ async def test_person_known_only_by_email_is_recognised(tmp_path):
         await env.close()
 
 
+async def test_email_is_not_trusted_when_every_tenant_is_accepted(tmp_path):
+    env = await start(tmp_path, settings=TeamsSettings(emulator=True), skip=("mkhan",))
+    try:
+        activity = bf_message(
+            "update 3.2 done", service_url=env.connector.service_url, user="29:mo", aad=MO_AAD
+        )
+        await env.client.post("/api/messages", json=activity)
+        assert env.connector.member_lookups == []  # e-mail not even asked for
+        assert "I don't know you yet" in json.dumps(env.connector.sent[0].activity)
+        assert env.repo.updates_for("3.2") == []
+    finally:
+        await env.close()
+
+
 async def test_user_text_cannot_inject_markdown_or_mentions(teams):
     note = "[click me](https://evil.example) **urgent** <at>Tina Carter</at>"
     activity = bf_message(
@@ -224,7 +239,11 @@ async def test_new_member_is_welcomed_by_name(teams):
         "serviceUrl": teams.connector.service_url,
         "from": {"id": "29:admin"},
         "recipient": {"id": "28:bot-app-id", "name": "Strategy Tracker"},
-        "conversation": {"id": "19:general@thread.tacv2", "conversationType": "channel"},
+        "conversation": {
+            "id": "19:general@thread.tacv2",
+            "conversationType": "channel",
+            "tenantId": "tenant-1",
+        },
         "membersAdded": [{"id": "29:new", "name": "Nia Jones"}],
     }
     await teams.client.post("/api/messages", json=update)
@@ -241,7 +260,11 @@ async def test_install_event_stores_the_reference_without_a_message(teams):
         "serviceUrl": teams.connector.service_url,
         "from": {"id": "29:mo", "aadObjectId": MO_AAD},
         "recipient": {"id": "28:bot-app-id", "name": "Strategy Tracker"},
-        "conversation": {"id": "a:personal-9", "conversationType": "personal"},
+        "conversation": {
+            "id": "a:personal-9",
+            "conversationType": "personal",
+            "tenantId": "tenant-1",
+        },
     }
     await teams.client.post("/api/messages", json=install)
     assert teams.connector.sent == []

@@ -79,6 +79,16 @@ class TeamsSettings:
     def anonymous(self) -> bool:
         return not self.app_id
 
+    @property
+    def trusts_email(self) -> bool:
+        """E-mail addresses identify people only when the tenant is pinned.
+
+        Any organisation's administrator can give their own users any e-mail address in
+        their directory, so a bot open to every tenant matches people by Entra object id
+        (`teams_id`) alone; with the council's tenant configured, e-mail is safe too.
+        """
+        return bool(self.allowed_tenants)
+
     @classmethod
     def from_env(cls, env: Mapping[str, str], emulator: bool = False) -> TeamsSettings | None:
         """Settings when MICROSOFT_APP_ID is set or Emulator mode is asked for, else None."""
@@ -145,6 +155,21 @@ def strip_bot_mention(activity: Activity) -> str:
         text = re.sub(rf"<at[^>]*>\s*{re.escape(bot_name)}\s*</at>", " ", text, flags=re.I)
     text = _AT_TAG.sub(r"\1", text)  # other people's mentions: keep the name as text
     return " ".join(text.replace("&nbsp;", " ").split())
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The Microsoft 365 tenant an activity comes from.
+
+    Teams puts it in channelData.tenant.id and conversation.tenantId; botbuilder 4.17
+    maps the latter from "tenantID", so it lands in additional_properties instead.
+    """
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (data.get("tenant") or {}).get("id")
+    conversation = activity.conversation
+    if not tenant and conversation is not None:
+        extra = getattr(conversation, "additional_properties", None) or {}
+        tenant = conversation.tenant_id or extra.get("tenantId")
+    return tenant
 
 
 def base_conversation_id(conversation_id: str) -> str:
@@ -230,10 +255,7 @@ class TeamsChannel:
     def tenant_allowed(self, activity: Activity) -> bool:
         if not self.settings.allowed_tenants or activity.channel_id != "msteams":
             return True
-        tenant = getattr(activity.conversation, "tenant_id", None)
-        if not tenant and isinstance(activity.channel_data, dict):
-            tenant = (activity.channel_data.get("tenant") or {}).get("id")
-        return tenant in self.settings.allowed_tenants
+        return tenant_of(activity) in self.settings.allowed_tenants
 
     async def remember(self, turn_context: TurnContext, email: str | None = None) -> None:
         """Store this conversation's reference (durably) so the bot can write later."""
@@ -263,6 +285,12 @@ class TeamsChannel:
             if self.repo.conversation(key) != value:
                 await self.repo.save_conversation(key, value)
 
+    async def _remember_safely(self, turn_context: TurnContext, email: str | None = None) -> None:
+        try:
+            await self.remember(turn_context, email=email)
+        except Exception:  # not being able to write later must not stop the answer now
+            log.exception("could not store the Teams conversation reference")
+
     async def sender_of(self, turn_context: TurnContext) -> Sender:
         user = turn_context.activity.from_property or ChannelAccount()
         user_id = getattr(user, "aad_object_id", None) or user.id
@@ -278,6 +306,8 @@ class TeamsChannel:
         activity = turn_context.activity
         user = activity.from_property
         if activity.channel_id != "msteams" or not user or not user.id:
+            return None
+        if not self.settings.trusts_email:
             return None
         if user.id in self._emails:
             self._emails.move_to_end(user.id)
@@ -297,7 +327,7 @@ class TeamsChannel:
     async def answer(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
         sender = await self.sender_of(turn_context)
-        await self.remember(turn_context, email=sender.email)
+        await self._remember_safely(turn_context, email=sender.email)
         message = IncomingMessage(
             text=strip_bot_mention(activity),
             sender=sender,
@@ -310,7 +340,7 @@ class TeamsChannel:
     async def welcome(self, turn_context: TurnContext, members: list[ChannelAccount]) -> None:
         activity = turn_context.activity
         bot_id = activity.recipient.id if activity.recipient else None
-        await self.remember(turn_context)
+        await self._remember_safely(turn_context)
         added_bot = any(m.id == bot_id for m in members)
         people = [m for m in members if m.id != bot_id]
         if not added_bot and not people:
