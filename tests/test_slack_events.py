@@ -348,3 +348,34 @@ async def test_errors_are_flagged_in_slack(slack):
     [posted] = slack.api.of("chat.postMessage")
     assert posted["text"].startswith(":warning:")
     assert "Only strategy group members and admins" in posted["text"]
+
+
+async def test_slash_command_charts_go_to_the_users_dm_not_the_channel(tmp_path):
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\nchart")
+
+    class ChartTracker:
+        async def handle(self, message):
+            return Reply(title="Progress", images=[chart])
+
+    api = await FakeSlackApi().start()
+    repo = await open_repo(tmp_path)
+    channel = SlackChannel(
+        SlackSettings(api.token, SIGNING_SECRET, api.api_url), ChartTracker(), repo
+    )
+    client = await serve(create_app(repo, channels=Channels(slack=channel)))
+    try:
+        form = urlencode(
+            {"command": "/strategy", "text": "chart", "user_id": MO, "channel_id": "C0PUBLIC",
+             "trigger_id": "t-chart", "response_url": api.response_url()}
+        ).encode()  # fmt: skip
+        headers = slack_headers(form, content_type="application/x-www-form-urlencoded")
+        await client.post("/slack/events", data=form, headers=headers)
+        await channel.drain()
+        assert api.responses[0]["text"] == "*Progress*"
+        [completed] = api.of("files.completeUploadExternal")
+        assert completed["channel_id"] == "D" + MO[1:]  # the DM, not C0PUBLIC
+    finally:
+        await client.close()
+        await api.close()
+        repo.close()

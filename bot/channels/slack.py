@@ -342,7 +342,7 @@ class SlackChannel:
         except Exception:
             log.exception("Slack command from %s failed", user)
             reply = _sorry()
-        await self.respond(response_url, reply, channel=channel)
+        await self.respond(response_url, reply, user=user)
 
     async def _ask(
         self, text: str, user: str, *, message_id: str | None, conversation_id: str | None
@@ -421,8 +421,12 @@ class SlackChannel:
                 thread_ts=thread_ts,
             )
 
-    async def respond(self, response_url: str, reply: Reply, channel: str | None = None) -> None:
-        """Answer a slash command privately through its response_url."""
+    async def respond(self, response_url: str, reply: Reply, user: str | None = None) -> None:
+        """Answer a slash command privately through its response_url.
+
+        Ephemeral messages cannot carry files, so charts go to the user's DM with the
+        bot rather than to the channel, where everyone would see them.
+        """
         if not self._trusted_response_url(response_url):
             log.warning("Slack response_url %r is not Slack's; not answering", response_url)
             return
@@ -430,10 +434,13 @@ class SlackChannel:
         response = await AsyncWebhookClient(response_url, timeout=15).send_dict(body)
         if response.status_code != 200:
             log.warning("Slack response_url answered %s: %s", response.status_code, response.body)
-        if reply.images and channel:
-            for image in reply.images:
-                with contextlib.suppress(Undeliverable):
-                    await self.upload(channel, Path(image))
+        if reply.images and user:
+            try:
+                dm = await self.open_dm(user)
+                for image in reply.images:
+                    await self.upload(dm, Path(image))
+            except Undeliverable as error:
+                log.warning("could not send %s the chart(s): %s", user, error)
 
     def _trusted_response_url(self, url: str) -> bool:
         parts = urlsplit(url)
