@@ -144,3 +144,25 @@ async def build_history(data_dir: Path) -> tuple[Repository, MovingClock]:
     )
     clock.now = NOW.astimezone(UTC)
     return repo, clock
+
+
+class Recorder:
+    """A delivery that records what it was asked to send; fails for `unreachable`."""
+
+    def __init__(self, unreachable: set[str] | None = None) -> None:
+        self.unreachable = unreachable or set()
+        self.sent: list[tuple[str, object, datetime]] = []
+
+    async def send(self, recipient: str, reply: object):
+        from bot.scheduler import DeliveryResult
+
+        if recipient in self.unreachable:
+            return DeliveryResult(False, "no Slack or Teams identity")
+        self.sent.append((recipient, reply, datetime.now(LONDON)))
+        return DeliveryResult(True)
+
+    def recipients(self) -> list[str]:
+        return [r for r, _, _ in self.sent]
+
+    def to(self, recipient: str):
+        return [reply for r, reply, _ in self.sent if r == recipient]
