@@ -19,7 +19,9 @@ FIELD_LABELS = {
     "impact": "Impact",
     "mitigation": "Mitigation",
     "review": "Review date",
-    "open": "Open",
+    "open": "Status",
+    "closing_note": "Reason",
+    "reopening_note": "Reason",
     "title": "Title",
     "theme": "Theme",
     "objective": "Objective",
@@ -50,11 +52,15 @@ def change_lines(repo: Repository, changes: dict[str, list[Any]]) -> list[tuple[
     """Field-by-field before → after, so the officer can spot a misunderstanding."""
     skip = {"key", "created_at", "created_by", "last_update", "updated_at"}
     return [
-        (FIELD_LABELS.get(f, f.capitalize()),
-         f"{show_value(repo, f, old)} → {show_value(repo, f, new)}" if old is not None
-         else show_value(repo, f, new))
-        for f, (old, new) in changes.items() if f not in skip
-    ]  # fmt: skip
+        (
+            FIELD_LABELS.get(f, f.capitalize()),
+            f"{show_value(repo, f, old)} → {show_value(repo, f, new)}"
+            if old is not None
+            else show_value(repo, f, new),
+        )
+        for f, (old, new) in changes.items()
+        if f not in skip
+    ]
 
 
 def objective_item(repo: Repository, objective: Objective, today: date) -> Item:
@@ -88,8 +94,14 @@ def change_item(repo: Repository, change: Change) -> Item:
         f"{label.lower()} {value}" for label, value in change_lines(repo, change.changes)
     )
     subject = change.entity.partition(":")[2] or change.entity
+    if change.action.startswith("add") and "title" in change.changes:
+        what = f"“{change.changes['title'][1]}”"
+    elif change.action == "update" and not what and not change.note:
+        what = "confirmed, no change"
     note = f" — “{change.note}”" if change.note and change.action != "undo" else ""
     verb = "updated" if change.action == "update" else change.action
     undone = " (undone)" if change.undone else ""
-    return Item(f"{when} {name_of(repo, change.actor)} {verb} {subject}"
-                f"{': ' + what if what else ''}{note}{undone}")  # fmt: skip
+    return Item(
+        f"{when} {name_of(repo, change.actor)} {verb} {subject}"
+        f"{': ' + what if what else ''}{note}{undone}"
+    )

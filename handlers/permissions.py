@@ -36,11 +36,26 @@ def check_objective(repo: Repository, person: Person, objective: Objective) -> N
     directorate = repo.directorate(objective.directorate)
     name = directorate.name if directorate else objective.directorate
     owner = repo.person(objective.owner)
+    lead = repo.person(directorate.lead) if directorate else None
+    led = [d.name for d in repo.directorates() if d.id in led_directorates(repo, person)]
+    if led:
+        yours = f"As directorate lead you can change objectives of {', '.join(led)}"
+    else:
+        home = repo.directorate(person.directorate) if person.directorate else None
+        yours = "You can change objectives you own" + (
+            f" or that belong to {home.name}" if home else ""
+        )
+    roles: dict[str, list[str]] = {}
+    for who, role in ((owner, "owner"), (lead, "directorate lead")):
+        if who and who.id != person.id:
+            roles.setdefault(who.name, []).append(role)
+    asks = [f"{who} ({' and '.join(r)})" for who, r in roles.items()]
+    asks.append("a strategy group member")
+    ask = ", ".join(asks[:-1]) + " or " + asks[-1] if len(asks) > 1 else asks[0]
     raise NotAllowed(
         f"You can't change {objective.id}: it belongs to {name}"
         + (f" and is owned by {owner.name}" if owner else "")
-        + ". Officers change their own directorate's objectives; ask the owner, the "
-        "directorate lead or a strategy group member."
+        + f". {yours}; ask {ask}."
     )
 
 

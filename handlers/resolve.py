@@ -21,10 +21,23 @@ from tracker.model import Directorate, Objective, Person, Theme
 T = TypeVar("T")
 
 NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
-    "eight": 8, "nine": 9, "ten": 10, "first": 1, "second": 2, "third": 3, "fourth": 4,
-    "fifth": 5, "sixth": 6,
-}  # fmt: skip
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+}
 STOPWORDS = {"the", "a", "an", "of", "on", "for", "theme", "objective", "our", "to", "and"}
 MATCH_THRESHOLD = 70
 AMBIGUITY_MARGIN = 8

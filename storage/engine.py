@@ -171,9 +171,13 @@ class DocumentStore:
         doc = self._tables.get(self._physical(table, doc_id), {}).get(str(doc_id))
         return None if doc is None else Document(doc, doc_id)
 
-    def lookup(self, table: str, field_name: str, value: Any) -> list[Document]:
+    def lookup(
+        self, table: str, field_name: str, value: Any, latest: int | None = None
+    ) -> list[Document]:
         """Documents whose indexed field equals value, oldest first, without scanning."""
         ids = self._indexes[(table, field_name)].get(value, ())
+        if latest is not None:
+            ids = ids[-latest:] if latest else []
         return [d for d in (self.get(table, i) for i in ids) if d is not None]
 
     def index_keys(self, table: str, field_name: str) -> list[Any]:

@@ -247,22 +247,34 @@ class Repository:
     def _change(table: str, doc: Any) -> Change:
         if table == "updates":
             return Change(
-                table, doc.doc_id, parse_iso(doc["at"]), doc["author"], "update",
-                f"objective:{doc['objective_id']}", doc.get("changes", {}), doc.get("note"),
-                doc.get("text", ""), bool(doc.get("undone")),
-            )  # fmt: skip
+                table,
+                doc.doc_id,
+                parse_iso(doc["at"]),
+                doc["author"],
+                "update",
+                f"objective:{doc['objective_id']}",
+                doc.get("changes", {}),
+                doc.get("note"),
+                doc.get("text", ""),
+                bool(doc.get("undone")),
+            )
         return Change(
-            table, doc.doc_id, parse_iso(doc["at"]), doc["actor"], doc["action"],
-            doc["entity"], doc.get("changes", {}), doc.get("note"), doc.get("text", ""),
+            table,
+            doc.doc_id,
+            parse_iso(doc["at"]),
+            doc["actor"],
+            doc["action"],
+            doc["entity"],
+            doc.get("changes", {}),
+            doc.get("note"),
+            doc.get("text", ""),
             bool(doc.get("undone")),
-        )  # fmt: skip
+        )
 
-    def updates_for(self, objective_id: str) -> list[Change]:
-        """Every update to one objective, oldest first (indexed: no scan)."""
-        return [
-            self._change("updates", d)
-            for d in self.store.lookup("updates", "objective_id", objective_id)
-        ]
+    def updates_for(self, objective_id: str, latest: int | None = None) -> list[Change]:
+        """Updates to one objective, oldest first (indexed: no scan); `latest` keeps the last N."""
+        docs = self.store.lookup("updates", "objective_id", objective_id, latest=latest)
+        return [self._change("updates", d) for d in docs]
 
     def history(self, entity: str) -> list[Change]:
         """Updates and audited changes of one entity ("objective:3.2", "risk:R4"), oldest first."""
@@ -380,8 +392,13 @@ class Repository:
             doc = {k: _jsonable(v) for k, v in fields.items()}
             doc.setdefault("status", Status.NOT_STARTED.value)
             tx.insert("objectives", doc)
-            self._audit(tx, source, "add objective", f"objective:{key}",
-                        {k: [None, v] for k, v in doc.items()})  # fmt: skip
+            self._audit(
+                tx,
+                source,
+                "add objective",
+                f"objective:{key}",
+                {k: [None, v] for k, v in doc.items()},
+            )
         return self.objective(key)  # type: ignore[return-value]
 
     async def change_objective(
@@ -409,8 +426,9 @@ class Repository:
             doc.update(key=key, open=True, created_at=iso(self.clock()), created_by=source.actor)
             tx.insert("risks", doc)
             self._set_meta(tx, "risk_counter", int(key[1:]))
-            self._audit(tx, source, "add risk", f"risk:{key}",
-                        {k: [None, v] for k, v in doc.items()})  # fmt: skip
+            self._audit(
+                tx, source, "add risk", f"risk:{key}", {k: [None, v] for k, v in doc.items()}
+            )
         return self.risk(key)  # type: ignore[return-value]
 
     async def change_risk(
@@ -453,15 +471,24 @@ class Repository:
                 reverted = {f: [new, old] for f, (old, new) in change.changes.items()}
                 restore = {f: old for f, (old, _) in change.changes.items()}
                 if change.table == "updates":
-                    earlier = [u for u in self.updates_for(key)
-                               if not u.undone and u.doc_id != change.doc_id]  # fmt: skip
+                    earlier = [
+                        u
+                        for u in self.updates_for(key)
+                        if not u.undone and u.doc_id != change.doc_id
+                    ]
                     restore["last_update"] = iso(earlier[-1].at) if earlier else None
                 if restore:
                     tx.update(table, doc.doc_id, restore)
             tx.update(change.table, change.doc_id, {"undone": True})
-            self._audit(tx, source, "undo", change.entity, reverted,
-                        note=f"undid {change.action} of {iso(change.at)}",
-                        undoes=[change.table, change.doc_id])  # fmt: skip
+            self._audit(
+                tx,
+                source,
+                "undo",
+                change.entity,
+                reverted,
+                note=f"undid {change.action} of {iso(change.at)}",
+                undoes=[change.table, change.doc_id],
+            )
         return change, reverted
 
     def _set_meta(self, tx: Transaction, key: str, value: Any) -> None:
@@ -527,15 +554,27 @@ class Repository:
             if self.store.count("risks") == 0 and not self.meta("risk_counter"):
                 for number, risk in enumerate(strategy.risk_docs(), start=1):
                     key = f"R{number}"
-                    tx.insert("risks", {**risk, "key": key, "open": True,
-                                        "created_at": iso(self.clock()),
-                                        "created_by": source.actor})  # fmt: skip
+                    tx.insert(
+                        "risks",
+                        {
+                            **risk,
+                            "key": key,
+                            "open": True,
+                            "created_at": iso(self.clock()),
+                            "created_by": source.actor,
+                        },
+                    )
                     counts["risks"] += 1
                 if counts["risks"]:
                     self._set_meta(tx, "risk_counter", counts["risks"])
             if any(counts.values()):
-                self._audit(tx, source, "load strategy", "strategy",
-                            {k: [None, v] for k, v in counts.items() if v})  # fmt: skip
+                self._audit(
+                    tx,
+                    source,
+                    "load strategy",
+                    "strategy",
+                    {k: [None, v] for k, v in counts.items() if v},
+                )
         return counts
 
     async def import_objectives(
@@ -553,8 +592,9 @@ class Repository:
                     counts["added"] += 1
                     changes = {k: [None, v] for k, v in doc.items()}
                 else:
-                    changes = {k: [existing.get(k), v] for k, v in doc.items()
-                               if existing.get(k) != v}  # fmt: skip
+                    changes = {
+                        k: [existing.get(k), v] for k, v in doc.items() if existing.get(k) != v
+                    }
                     if not changes:
                         counts["unchanged"] += 1
                         continue

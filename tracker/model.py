@@ -137,13 +137,29 @@ class Role(StrEnum):
 RISK_BANDS = (("low", 1, 4, Rag.GREEN), ("medium", 5, 12, Rag.AMBER), ("high", 15, 25, Rag.RED))
 
 LEVEL_WORDS = {
-    "very low": 1, "rare": 1, "negligible": 1, "insignificant": 1,
-    "low": 2, "unlikely": 2, "minor": 2,
-    "medium": 3, "moderate": 3, "possible": 3, "possibly": 3,
-    "high": 4, "likely": 4, "major": 4, "significant": 4, "probable": 4,
-    "very high": 5, "almost certain": 5, "certain": 5, "severe": 5, "critical": 5,
+    "very low": 1,
+    "rare": 1,
+    "negligible": 1,
+    "insignificant": 1,
+    "low": 2,
+    "unlikely": 2,
+    "minor": 2,
+    "medium": 3,
+    "moderate": 3,
+    "possible": 3,
+    "possibly": 3,
+    "high": 4,
+    "likely": 4,
+    "major": 4,
+    "significant": 4,
+    "probable": 4,
+    "very high": 5,
+    "almost certain": 5,
+    "certain": 5,
+    "severe": 5,
+    "critical": 5,
     "extreme": 5,
-}  # fmt: skip
+}
 
 
 def risk_band(score: int) -> tuple[str, Rag]:

@@ -167,13 +167,19 @@ def load_strategy(path: str | Path) -> Strategy:
         people_ids.add(pid)
         role = Role.parse(str(item.get("role") or "officer"))
         if role is None:
-            check.fail(where, f"unknown role {item.get('role')!r} (use officer, directorate lead, "
-                              f"strategy group or admin)")  # fmt: skip
+            check.fail(
+                where,
+                f"unknown role {item.get('role')!r} (use officer, directorate lead, "
+                f"strategy group or admin)",
+            )
             continue
         directorate = item.get("directorate")
         if directorate is not None and str(directorate) not in directorate_ids:
-            check.fail(where, f"unknown directorate {directorate!r} (known: "
-                              f"{', '.join(sorted(directorate_ids))})")  # fmt: skip
+            check.fail(
+                where,
+                f"unknown directorate {directorate!r} (known: "
+                f"{', '.join(sorted(directorate_ids))})",
+            )
         strategy.people.append(
             {
                 "id": pid,
@@ -202,8 +208,9 @@ def load_strategy(path: str | Path) -> Strategy:
         lead = item.get("lead")
         if lead is not None and str(lead) not in people_ids:
             check.fail(where, f"lead {lead!r} is not in people")
-        strategy.directorates.append({"id": did, "name": str(item.get("name") or did),
-                                      "lead": lead})  # fmt: skip
+        strategy.directorates.append(
+            {"id": did, "name": str(item.get("name") or did), "lead": lead}
+        )
 
     objective_ids: set[str] = set()
     for item in raw.get("objectives") or []:
@@ -253,8 +260,11 @@ def _objective_row(
         ok = False
     directorate = str(item.get("directorate") or "").strip()
     if directorate not in directorates:
-        check.fail(where, f"objective {oid}: unknown directorate {directorate!r} (known: "
-                          f"{', '.join(sorted(directorates)) or 'none'})")  # fmt: skip
+        check.fail(
+            where,
+            f"objective {oid}: unknown directorate {directorate!r} (known: "
+            f"{', '.join(sorted(directorates)) or 'none'})",
+        )
         ok = False
     owner = item.get("owner")
     if owner is not None and people and str(owner) not in people:
@@ -366,14 +376,15 @@ def read_objectives_csv(
                 item = {(k or "").strip().lower(): (v or "").strip() for k, v in raw.items()}
                 item = {k: (v or None) for k, v in item.items()}
                 where = f"row {number}"
-                row = _objective_row(item, {t: "" for t in themes}, directorates, people, where,
-                                     check)  # fmt: skip
+                row = _objective_row(
+                    item, {t: "" for t in themes}, directorates, people, where, check
+                )
                 if row is None:
                     continue
                 if row["id"] in seen:
                     check.fail(where, f"duplicate objective id {row['id']}")
                 seen.add(row["id"])
-                rows.append(row)
+                rows.append({"key": row.pop("id"), **row})
     except FileNotFoundError:
         raise StrategyFileError(path, ["file not found"]) from None
     except UnicodeDecodeError:

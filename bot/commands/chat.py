@@ -1,0 +1,59 @@
+"""`python -m bot chat`: talk to the bot in the terminal (or pipe a script into it)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot.app import running_app
+from bot.channels.console import run_console
+from bot.settings import Settings, add_store_options
+from handlers.resolve import find_person
+from storage.files import StoreError
+from tracker.strategy_file import StrategyFileError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "chat",
+        help="chat with the bot in this terminal",
+        description="Chat in the terminal. Reads one message per line when piped.",
+    )
+    parser.add_argument(
+        "--as",
+        dest="person",
+        metavar="PERSON",
+        help="speak as this person (name or id); default: the first admin",
+    )
+    add_store_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_chat(args))
+    except (StoreError, StrategyFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _chat(args: argparse.Namespace) -> int:
+    async with running_app(Settings.from_args(args.data, args.strategy)) as app:
+        if args.person:
+            found = find_person(app.repo, args.person)
+            if found.match is None:
+                names = ", ".join(f"{p.name} ({p.id})" for p in app.repo.people())
+                print(f"error: no person “{args.person}”. People: {names}", file=sys.stderr)
+                return 2
+            person_id = found.match.id
+        else:
+            person_id = app.default_person()
+            if person_id is None:
+                print(
+                    "error: nobody to speak as: the store has no admin; use --as", file=sys.stderr
+                )
+                return 2
+        return await run_console(app.tracker, person_id)

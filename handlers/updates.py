@@ -1,0 +1,367 @@
+"""Recording progress on objectives: status, percentage, note, due date and owner.
+
+Officers phrase updates many ways ("update 3.2 on track 60% survey done", "3.2 is at
+risk: supplier late", "1.4 done", "progress on 1.4: 75%"). The status and percentage
+are read only from the *start* of what follows the objective, so words in the note
+("survey complete") never change the status by accident, and dates are parsed only
+from the part after "due" / "to", so an id like 3.2 is never read as 3 February.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from handlers.context import Context
+from handlers.format import change_lines, name_of
+from handlers.permissions import check_manager, check_objective
+from handlers.reply import Item, Kind, Reply
+from handlers.resolve import find_objective, find_person, objective_ranges
+from handlers.router import command
+from storage.repository import Conflict
+from tracker.dates import DateNotUnderstood, format_date, parse_due_date
+from tracker.model import Objective, Status, find_status
+
+OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
+UNDO_HINT = "Not right? Say `undo` to reverse it."
+_FILLER = re.compile(
+    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[:,;–—]|-(?!\d))\s*",
+    re.IGNORECASE,
+)
+_PERCENT = re.compile(
+    r"^(?P<num>-?\d{1,4}(?:\.\d+)?)\s*(?:%|percent\b|per\s*cent\b)"
+    r"(?:\s+(?:complete|completed|done|through|finished))?",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class UpdateText:
+    status: Status | None = None
+    progress: int | None = None
+    note: str | None = None
+    problem: str | None = None
+
+
+def read_update(text: str) -> UpdateText:
+    """Status and percentage from the front of the text; whatever follows is the note."""
+    result = UpdateText()
+    rest = text.strip()
+    while rest:
+        rest = rest.lstrip()
+        filler = _FILLER.match(rest)
+        if filler and filler.end():
+            rest = rest[filler.end() :]
+            continue
+        percent = _PERCENT.match(rest)
+        if percent and result.progress is None:
+            value = float(percent.group("num"))
+            if not 0 <= value <= 100:
+                result.problem = (
+                    f"Progress must be between 0% and 100%; you wrote {percent.group('num')}%."
+                )
+                return result
+            result.progress = round(value)
+            rest = rest[percent.end() :]
+            continue
+        found = find_status(rest)
+        if found and found[1] == 0 and result.status is None:
+            result.status = found[0]
+            rest = rest[found[2] :]
+            continue
+        break
+    note = rest.strip(" :;,-–—").strip()
+    result.note = note or None
+    return result
+
+
+def _missing_objective(ctx: Context, name: str) -> Reply:
+    return Reply(
+        title=f"There is no objective {name}.",
+        lines=[
+            f"Objectives are {objective_ranges(ctx.repo)}. "
+            "Say `objectives` to list them. Nothing was saved."
+        ],
+        kind=Kind.ERROR,
+    )
+
+
+def _ambiguous(ctx: Context, text: str, candidates: list[Objective], example: str) -> Reply:
+    return Reply(
+        title=f"“{text}” could be more than one objective.",
+        lines=["Which did you mean? Send it again with the objective's number. Nothing was saved."],
+        sections=[],
+        kind=Kind.QUESTION,
+    ).section(
+        "Send one of these", [Item(example.format(oid=o.id) + f"  ({o.title})") for o in candidates]
+    )
+
+
+async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Reply:
+    if update.problem:
+        return Reply(title=update.problem, lines=["Nothing was saved."], kind=Kind.ERROR)
+    if update.status is None and update.progress is None and not update.note:
+        return Reply(
+            title=f"What's the update on {objective.id}?",
+            lines=[
+                f"For example: `update {objective.id} on track 60% survey done`, "
+                f"`{objective.id} is at risk: supplier late` or `{objective.id} done`."
+            ],
+            kind=Kind.QUESTION,
+        )
+    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    progress = update.progress
+    if update.status is Status.ACHIEVED and progress is None:
+        progress = 100
+    change = await ctx.repo.record_update(
+        objective.id, ctx.source, status=update.status, progress=progress, note=update.note
+    )
+    reply = Reply(
+        title=f"Recorded update on {objective.id} {objective.title}",
+        kind=Kind.CONFIRMATION,
+        footer=UNDO_HINT,
+    )
+    reply.fields.extend(change_lines(ctx.repo, change.changes))
+    if update.status and not change.changes.get("status"):
+        reply.fields.append(("Status", f"{update.status.value} (unchanged)"))
+    if update.progress is not None and not change.changes.get("progress"):
+        reply.fields.append(("Progress", f"{update.progress}% (unchanged)"))
+    if update.note:
+        reply.fields.append(("Note", update.note))
+    return reply
+
+
+@command(
+    "update",
+    rf"(?:update|progress|report)\s+(?:on\s+|for\s+)?(?:objective\s+)?{OID}\b\s*(?:[:,–]|-(?!\d))?\s*(?P<rest>.*)",
+    rf"(?:objective\s+)?{OID}\s*(?:[:,\-–]\s*)?(?P<rest>(?:is\s+|now\s+|currently\s+)*"
+    rf"(?:\d{{1,4}}(?:\.\d+)?\s*(?:%|percent|per\s*cent)|[a-z]).*)",
+    group="Updating objectives",
+    examples=(
+        "update 3.2 on track 60% survey done",
+        "3.2 is at risk: supplier late",
+        "1.4 done",
+        "progress on 1.4: 75%",
+    ),
+    summary="Record progress: status (on track, at risk, off track, done...), % and a note.",
+    changes_data=True,
+)
+async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
+    objective = ctx.repo.objective(match.group("oid"))
+    if objective is None:
+        return _missing_objective(ctx, match.group("oid"))
+    update = read_update(match.group("rest"))
+    explicit = match.group(0).lstrip().lower().startswith(("update", "progress", "report"))
+    if not explicit and update.status is None and update.progress is None:
+        return None  # "3.2 history" and the like: let the questions try
+    return await _record(ctx, objective, update)
+
+
+@command(
+    "update by title",
+    r"(?:update|progress|report)\s+(?:on|for)\s+(?P<title>[^:]+?)\s*[:\-–—]\s*(?P<rest>.+)",
+    r"(?:update|progress|report)\s+(?:on|for)\s+(?P<title>.+?)\s+(?P<rest>(?:is\s+)?"
+    r"(?:\d{1,3}\s*%|on track|at risk|off track|done|complete|achieved|green|amber|red).*)",
+    group="Updating objectives",
+    examples=("update on the thin client rollout: 40%",),
+    summary="Name the objective by its title when you don't know the number.",
+    changes_data=True,
+)
+async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply:
+    title = match.group("title").strip()
+    found = find_objective(ctx.repo, title)
+    if found.candidates:
+        rest = match.group("rest").strip()
+        return _ambiguous(ctx, title, list(found.candidates), "update {oid} " + rest)
+    if found.match is None:
+        return Reply(
+            title=f"I couldn't find an objective called “{title}”.",
+            lines=[
+                f"Objectives are {objective_ranges(ctx.repo)}; say `objectives` to list "
+                "them, then use the number, e.g. `update 3.2 40%`. Nothing was saved."
+            ],
+            kind=Kind.ERROR,
+        )
+    return await _record(ctx, found.match, read_update(match.group("rest")))
+
+
+DATE_VERBS = r"(?:push|move|delay|extend|reschedule|defer|bring|put)"
+
+
+@command(
+    "change due date",
+    rf"(?:objective\s+)?{OID}\s+(?:is\s+)?(?:now\s+)?(?:due|deadline)\s*(?:date\s*)?"
+    rf"(?:is\s+|now\s+)?(?:on\s+|by\s+|for\s+|at\s+)?[:\-]?\s*(?P<date>.+)",
+    rf"{DATE_VERBS}\s+(?:objective\s+)?{OID}\s+(?:back\s+|forward\s+|out\s+|on\s+)?"
+    rf"(?:to|until|till|into)\s+(?P<date>.+)",
+    rf"(?:set|change|move)\s+(?:the\s+)?(?:due\s+date|deadline)\s+(?:of|for|on)\s+"
+    rf"(?:objective\s+)?{OID}\s+to\s+(?P<date>.+)",
+    group="Updating objectives",
+    examples=(
+        "3.2 due end of March",
+        "push 5.1 to Q3 2027",
+        "move 4.2 to next Friday",
+        "3.3 now due 31/03/2027",
+    ),
+    summary="Change a due date: dates like 31/03/2027, end of March, next Friday, Q3, 2026/27.",
+    changes_data=True,
+)
+async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
+    objective = ctx.repo.objective(match.group("oid"))
+    if objective is None:
+        return _missing_objective(ctx, match.group("oid"))
+    text = match.group("date").strip()
+    try:
+        parsed = parse_due_date(text, ctx.now)
+    except DateNotUnderstood as error:
+        return Reply(
+            title=f"I couldn't read “{text}” as a date.",
+            lines=[
+                error.hint,
+                f"{objective.id} is still due "
+                f"{format_date(objective.due) if objective.due else 'with no date'}. "
+                "Nothing was saved.",
+            ],
+            kind=Kind.ERROR,
+        )
+    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    change = await ctx.repo.record_update(objective.id, ctx.source, due=parsed.value)
+    reply = Reply(
+        title=f"{objective.id} {objective.title} is now due {format_date(parsed.value)}",
+        lines=[f"I read “{text}” as {parsed.understood}."],
+        kind=Kind.CONFIRMATION,
+        footer=UNDO_HINT,
+    )
+    if not change.changes:
+        reply.title = f"{objective.id} was already due {format_date(parsed.value)}"
+    reply.fields.extend(change_lines(ctx.repo, change.changes))
+    if parsed.is_past:
+        reply.lines.append("Note: that date is in the past, so the objective now shows as overdue.")
+    return reply
+
+
+@command(
+    "change owner",
+    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+(?:objective\s+)?{OID}\s+to\s+(?P<who>.+)",
+    rf"(?:objective\s+)?{OID}\s+(?:owner|is\s+owned\s+by|owned\s+by)\s+(?:is\s+|now\s+)*(?P<who>.+)",
+    rf"(?:change|set)\s+(?:the\s+)?owner\s+(?:of|for)\s+(?:objective\s+)?{OID}\s+to\s+(?P<who>.+)",
+    group="Updating objectives",
+    examples=("assign 3.2 to Mo Khan",),
+    summary="Change who owns an objective.",
+    changes_data=True,
+)
+async def change_owner(ctx: Context, match: re.Match[str]) -> Reply:
+    objective = ctx.repo.objective(match.group("oid"))
+    if objective is None:
+        return _missing_objective(ctx, match.group("oid"))
+    who = match.group("who").strip()
+    found = find_person(ctx.repo, who)
+    if found.match is None:
+        options = ", ".join(p.name for p in found.candidates) or "say `people` to list everyone"
+        return Reply(
+            title=f"I don't know who “{who}” is.",
+            kind=Kind.ERROR,
+            lines=[f"Did you mean: {options}? Nothing was saved."],
+        )
+    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    changes = await ctx.repo.change_objective(
+        objective.id, {"owner": found.match.id}, ctx.source, "change owner"
+    )
+    reply = Reply(
+        title=f"{objective.id} {objective.title} is now owned by {found.match.name}",
+        kind=Kind.CONFIRMATION,
+        footer=UNDO_HINT,
+    )
+    reply.fields.extend(change_lines(ctx.repo, changes))
+    if not changes:
+        reply.title = f"{found.match.name} already owns {objective.id}"
+    return reply
+
+
+@command(
+    "add objective",
+    rf"(?:add|new|create)\s+objective\s+{OID}\s*[:\-–]?\s*(?P<title>.+?)"
+    rf"(?:\s*,\s*(?:directorate\s+)?(?P<directorate>[^,]+?))?"
+    rf"(?:\s*,\s*(?:owner|owned\s+by)\s+(?P<owner>[^,]+?))?"
+    rf"(?:\s*,\s*due\s+(?P<due>.+))?",
+    group="Updating objectives",
+    examples=(
+        "add objective 3.5: Digital signage in the HQ, directorate resources, owner Mo Khan, "
+        "due end of June",
+    ),
+    summary="Strategy group and admins: add a new objective.",
+    changes_data=True,
+)
+async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
+    from handlers.resolve import find_directorate, find_theme
+
+    check_manager(ctx.person, "add objectives")  # type: ignore[arg-type]
+    oid = match.group("oid")
+    theme_number = int(oid.split(".")[0])
+    if find_theme(ctx.repo, str(theme_number)).match is None:
+        themes = ", ".join(str(t.number) for t in ctx.repo.themes())
+        return Reply(
+            title=f"There is no theme {theme_number}.",
+            kind=Kind.ERROR,
+            lines=[f"Themes are {themes}. Nothing was saved."],
+        )
+    if ctx.repo.objective(oid):
+        return Reply(
+            title=f"Objective {oid} already exists.",
+            kind=Kind.ERROR,
+            lines=["Pick an unused number. Nothing was saved."],
+        )
+    problems = []
+    directorate = None
+    if match.group("directorate"):
+        directorate = find_directorate(ctx.repo, match.group("directorate")).match
+    if directorate is None:
+        names = ", ".join(d.name for d in ctx.repo.directorates())
+        problems.append(f"which directorate it belongs to (one of: {names})")
+    owner = None
+    if match.group("owner"):
+        owner = find_person(ctx.repo, match.group("owner")).match
+        if owner is None:
+            problems.append(f"who “{match.group('owner')}” is")
+    due = None
+    if match.group("due"):
+        try:
+            due = parse_due_date(match.group("due"), ctx.now)
+        except DateNotUnderstood as error:
+            problems.append(f"the due date: {error.hint}")
+    if problems:
+        return Reply(
+            title="I need a little more to add that objective.",
+            lines=[
+                f"I couldn't tell {'; '.join(problems)}.",
+                "For example: `add objective 3.5: Digital signage, directorate Resources, "
+                "owner Mo Khan, due end of June`. Nothing was saved.",
+            ],
+            kind=Kind.ERROR,
+        )
+    try:
+        objective = await ctx.repo.add_objective(
+            {
+                "key": oid,
+                "theme": theme_number,
+                "title": match.group("title").strip(),
+                "directorate": directorate.id,  # type: ignore[union-attr]
+                "owner": owner.id if owner else None,
+                "due": due.value if due else None,
+                "status": Status.NOT_STARTED,
+            },
+            ctx.source,
+        )
+    except Conflict:
+        return Reply(title=f"Objective {oid} already exists.", kind=Kind.ERROR)
+    reply = Reply(
+        title=f"Added objective {objective.id} {objective.title}",
+        kind=Kind.CONFIRMATION,
+        footer=UNDO_HINT,
+    )
+    reply.fields += [
+        ("Directorate", directorate.name),
+        ("Owner", name_of(ctx.repo, objective.owner)),  # type: ignore[union-attr]
+        ("Due", format_date(objective.due) if objective.due else "not set"),
+    ]
+    return reply
