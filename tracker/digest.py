@@ -19,14 +19,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from handlers.reply import Item, Rag, Reply
 from storage.repository import Change, Repository
 from tracker import progress
+from tracker.dates import LONDON
 from tracker.model import Objective, Person, Risk, Status
 
-LONDON = ZoneInfo("Europe/London")
 DUE_SOON_DAYS = 14
 TOP_RISKS = 5
 NOTE_CHARS = 120
@@ -215,10 +214,8 @@ class RiskNews:
 
 def risk_news(risk: Risk, win: Window) -> RiskNews:
     changes = win.risks.get(risk.id, [])
-    created = datetime.fromisoformat(risk.created_at) if risk.created_at else None
-    new = (created is not None and win.since <= created <= win.now) or any(
-        c.action == "add risk" for c in changes
-    )
+    # New means logged in the window; risks loaded with the strategy file are the register.
+    new = any(c.action == "add risk" for c in changes)
 
     def was(field_name: str, current: int) -> int:
         for change in changes:
