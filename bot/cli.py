@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     "bot.commands.chat",
     "bot.commands.strategy",
+    "bot.commands.digest",
 )
 
 
