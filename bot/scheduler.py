@@ -482,3 +482,13 @@ class DigestScheduler:
             "undelivered_last_7_days": len(digest.undelivered_since(self.repo, week_ago)),
             "last_error": self.last_error,
         }
+
+
+def scheduler_for(repo: Repository, settings: Any, delivery: Delivery) -> DigestScheduler:
+    """The scheduler for an app: settings from the strategy file's `digests:` section.
+
+    `settings` is a `bot.settings.Settings` (strategy_file, data_dir); charts are kept
+    in the data directory's `charts/` folder.
+    """
+    config = ScheduleConfig.from_strategy_file(settings.strategy_file)
+    return DigestScheduler(repo, delivery, config, chart_dir=Path(settings.data_dir) / "charts")

@@ -125,3 +125,24 @@ async def test_nudges_can_be_switched_off(tmp_path):
     assert await scheduler.run_nudges() is None
     assert "nudges" not in scheduler.next_runs()
     repo.close()
+
+
+async def test_the_suggested_message_records_an_update_and_ends_the_nudges(bot):
+    from handlers.message import IncomingMessage, Sender
+    from handlers.tracker import Tracker
+
+    scheduler, clock, recorder = bot
+    clock.set("2026-11-19 10:00")
+    await scheduler.run_nudges()
+    [reply] = recorder.to("ifloyd")
+    [item] = reply.sections[0].items
+    suggested = item.text.split("Send: ")[1]
+    assert suggested == "update 1.2 at risk 45% <what has happened>"
+    clock.set("2026-11-19 11:00")
+    message = suggested.replace("<what has happened>", "consultation closed, structure agreed")
+    tracker = Tracker(scheduler.repo, clock=clock)
+    answer = await tracker.handle(IncomingMessage(message, Sender("test", person_id="ifloyd")))
+    assert answer.title.startswith("Recorded update on 1.2")
+    clock.set("2026-11-26 10:00")
+    run = await scheduler.run_nudges()
+    assert "ifloyd" not in run.nudged
