@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "bot.commands.serve",
     "bot.commands.strategy",
     "bot.commands.teams_package",
+    "bot.commands.digest",
 )
 
 
