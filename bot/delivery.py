@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 CHANNELS = ("slack", "teams", "console")
 
 
+STRATEGY_GROUP = "strategy-group"  # the recipient name digests use for the group
+
+
 class Undeliverable(RuntimeError):
     """A message could not reach its recipient; the message says why."""
 
@@ -70,6 +73,11 @@ class DeliveryResult:
     channel: str | None = None
     detail: str = ""
     attempts: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """The name the digest scheduler reads: did the message arrive?"""
+        return self.delivered
 
     def raise_for_failure(self) -> DeliveryResult:
         if not self.delivered:
@@ -113,6 +121,8 @@ class Delivery:
         self.console = console
 
     async def send(self, recipient: str | Target, reply: Reply) -> DeliveryResult:
+        if recipient == STRATEGY_GROUP:
+            return await self._send_to_group(reply)
         if isinstance(recipient, Target):
             routes = self._target_routes(recipient, reply)
             name = str(recipient)
@@ -133,6 +143,24 @@ class Delivery:
             return DeliveryResult(name, True, channel, where, attempts)
         detail = "; ".join(attempts) if routes else self._why_no_route(recipient)
         return self._failed(name, detail, attempts)
+
+    async def _send_to_group(self, reply: Reply) -> DeliveryResult:
+        """The strategy group's channel when the strategy file names one, else each member."""
+        channel = self.repo.strategy_info().get("group_channel")
+        if channel:
+            try:
+                target = Target.parse(str(channel))
+            except ValueError as error:
+                return self._failed(STRATEGY_GROUP, f"strategy_group.channel: {error}", [])
+            return await self.send(target, reply)
+        members = [p for p in self.repo.people() if p.strategy_group]
+        if not members:
+            return self._failed(STRATEGY_GROUP, "the strategy group has no members", [])
+        results = [await self.send(member.id, reply) for member in members]
+        missed = [f"{r.recipient}: {r.detail}" for r in results if not r.delivered]
+        if missed:
+            return self._failed(STRATEGY_GROUP, "; ".join(missed), missed)
+        return DeliveryResult(STRATEGY_GROUP, True, "members", f"{len(members)} members")
 
     def _failed(self, name: str, detail: str, attempts: list[str]) -> DeliveryResult:
         log.warning("message to %s not delivered: %s", name, detail)

@@ -37,7 +37,11 @@ from typing import Any, Protocol, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
-from bot.schedule_config import (
+from handlers.reply import Reply
+from storage.repository import Repository, iso
+from tracker import digest
+from tracker.chart import save_status_chart
+from tracker.schedule import (
     MAX_SHIFT,
     STRATEGY_GROUP,
     Schedule,
@@ -46,10 +50,6 @@ from bot.schedule_config import (
     nudge_schedule,
     schedules,
 )
-from handlers.reply import Reply
-from storage.repository import Repository, iso
-from tracker import digest
-from tracker.chart import save_status_chart
 
 log = logging.getLogger(__name__)
 

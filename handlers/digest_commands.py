@@ -13,7 +13,6 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.schedule_config import STRATEGY_GROUP, ScheduleConfig, nudge_schedule, schedules
 from handlers.context import Context
 from handlers.permissions import led_directorates
 from handlers.reply import Item, Kind, Reply
@@ -23,6 +22,7 @@ from tracker import digest
 from tracker.chart import save_status_chart
 from tracker.dates import LONDON
 from tracker.model import Directorate
+from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, nudge_schedule, schedules
 
 GROUP = "Digests"
 _SUFFIX = r"(?:\s*(?:'s)?\s+(?:weekly\s+)?digests?)?"

@@ -134,7 +134,7 @@ async def test_when_is_the_next_digest(chat):
 async def test_next_digest_follows_the_running_schedule_and_bank_holidays(chat, tmp_path):
     say, repo, clock = chat
     clock.set("2026-05-21 12:00")  # the Thursday before the Spring bank holiday
-    from bot.schedule_config import ScheduleConfig
+    from tracker.schedule import ScheduleConfig
 
     config = ScheduleConfig.from_mapping({"audiences": {"strategy-group": "0 8 * * mon"}})
     scheduler = DigestScheduler(repo, Recorder(), config, clock=clock, sweep_minutes=0,

@@ -116,7 +116,7 @@ async def test_two_schedulers_nudge_each_objective_once(bot, tmp_path):
 
 
 async def test_nudges_can_be_switched_off(tmp_path):
-    from bot.schedule_config import ScheduleConfig
+    from tracker.schedule import ScheduleConfig
 
     repo, clock = await build_history(tmp_path / "data")
     clock.set("2026-11-19 10:00")

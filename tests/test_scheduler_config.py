@@ -6,14 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.schedule_config import (
+from tests.digest_fixture import LONDON
+from tracker.schedule import (
     Schedule,
     ScheduleConfig,
     ScheduleConfigError,
     WorkingCalendar,
     schedules,
 )
-from tests.digest_fixture import LONDON
 
 
 def london(text: str) -> datetime:

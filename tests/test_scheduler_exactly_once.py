@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.schedule_config import ScheduleConfig
 from bot.scheduler import ConsoleDelivery, DigestScheduler
 from storage.repository import Repository
 from tests.digest_fixture import LONDON, NOW, Recorder, build_history
+from tracker.schedule import ScheduleConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 AUDIENCES = ["city-strategy", "adult-social-care", "childrens", "neighbourhoods", "resources",

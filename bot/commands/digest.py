@@ -17,7 +17,6 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.schedule_config import STRATEGY_GROUP, ScheduleConfig, ScheduleConfigError, schedules
 from bot.settings import Settings, add_store_options
 from handlers.resolve import find_directorate
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError
@@ -25,6 +24,7 @@ from storage.repository import Repository, Source
 from tracker import digest
 from tracker.chart import save_status_chart
 from tracker.dates import LONDON
+from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, ScheduleConfigError, schedules
 from tracker.strategy_file import StrategyFileError, load_strategy
 
 

@@ -19,6 +19,8 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from bot.app import running_app
+from bot.delivery import Delivery
+from bot.scheduler import scheduler_for
 from bot.server import build_channels, create_app
 from bot.settings import Settings, add_store_options
 from storage.files import StoreError
@@ -95,7 +97,11 @@ async def serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
                 file=sys.stderr,
             )
             return 2
-        runner = web.AppRunner(create_app(app.repo, channels=channels))
+        delivery = Delivery(app.repo, slack=channels.slack, teams=channels.teams)
+        scheduler = scheduler_for(app.repo, app.settings, delivery)
+        web_app = create_app(app.repo, channels=channels, scheduler=scheduler, delivery=delivery)
+        scheduler.attach(web_app)  # started with the server, stopped with it
+        runner = web.AppRunner(web_app)
         await runner.setup()
         try:
             site = web.TCPSite(runner, host, port)
