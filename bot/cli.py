@@ -14,7 +14,10 @@ import sys
 
 COMMAND_MODULES = (
     "bot.commands.chat",
+    "bot.commands.serve",
     "bot.commands.strategy",
+    "bot.commands.teams_package",
+    "bot.commands.digest",
     "bot.commands.store",
 )
 

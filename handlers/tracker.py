@@ -16,7 +16,13 @@ import unicodedata
 from collections.abc import Callable
 from datetime import datetime
 
-from handlers import basics, questions, risks, updates  # noqa: F401  (registers commands)
+from handlers import (  # noqa: F401  (registers commands)
+    basics,
+    digest_commands,
+    questions,
+    risks,
+    updates,
+)
 from handlers.context import Context
 from handlers.message import IncomingMessage, Sender
 from handlers.permissions import NotAllowed

@@ -603,6 +603,47 @@ class Repository:
                 self._audit(tx, source, "import objective", f"objective:{doc['key']}", changes)
         return counts
 
+    # =========================================================== digests (issue 4)
+    # Subscriptions live in one meta document, {directorate id: [person ids]}. They are
+    # preferences, not strategy data, so they are not audited: an audit entry would
+    # make `undo` try to revert a subscription as if it were an objective or risk.
+    def subscriptions(self) -> dict[str, list[str]]:
+        """Who follows which directorate's digest besides its lead."""
+        return {k: list(v) for k, v in (self.meta("subscriptions") or {}).items()}
+
+    def subscribers(self, directorate_id: str) -> list[str]:
+        return self.subscriptions().get(directorate_id, [])
+
+    async def subscribe(self, person_id: str, directorate_id: str) -> bool:
+        """Add a subscription; False if the person already had it."""
+        async with self.store.transaction() as tx:
+            current = self.subscriptions()
+            people = current.setdefault(directorate_id, [])
+            if person_id in people:
+                return False
+            people.append(person_id)
+            self._set_meta(tx, "subscriptions", current)
+            return True
+
+    async def unsubscribe(self, person_id: str, directorate_id: str | None = None) -> list[str]:
+        """Drop one subscription, or all of the person's; returns the directorates dropped."""
+        async with self.store.transaction() as tx:
+            current = self.subscriptions()
+            dropped = [d for d, people in current.items()
+                       if person_id in people and directorate_id in (None, d)]  # fmt: skip
+            for directorate in dropped:
+                current[directorate].remove(person_id)
+            if dropped:
+                self._set_meta(tx, "subscriptions", {k: v for k, v in current.items() if v})
+            return dropped
+
+    async def append_meta(self, key: str, item: Any, keep: int = 500) -> None:
+        """Append to a list kept under `key` (newest last, at most `keep`), atomically."""
+        async with self.store.transaction() as tx:
+            items = list(self.meta(key) or [])
+            items.append(item)
+            self._set_meta(tx, key, items[-keep:])
+
 
 class _Doc(dict):
     """A document with its id, for building a Change from what was just written."""

@@ -65,15 +65,25 @@ def due_between(objectives: Iterable[Objective], start: date, end: date) -> list
 
 
 def stale(
-    objectives: Iterable[Objective], now: datetime, days: int = STALE_AFTER_DAYS
+    objectives: Iterable[Objective],
+    now: datetime,
+    days: int = STALE_AFTER_DAYS,
+    *,
+    tracked_since: datetime | None = None,
 ) -> list[Objective]:
-    """Open objectives nobody has updated for `days` (never-updated ones included)."""
+    """Open objectives nobody has updated for `days` (never-updated ones included).
+
+    `tracked_since` (when the strategy was loaded) keeps never-updated objectives out
+    until they have been tracked for `days` too: a strategy loaded last week is not stale.
+    """
     cutoff = now - timedelta(days=days)
     found = []
     for objective in objectives:
         if objective.status.is_closed or objective.status == Status.PARTLY_ACHIEVED:
             continue
         last = datetime.fromisoformat(objective.last_update) if objective.last_update else None
+        if last is None and tracked_since is not None and tracked_since >= cutoff:
+            continue
         if last is None or last < cutoff:
             found.append(objective)
     return found

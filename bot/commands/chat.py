@@ -8,6 +8,7 @@ import sys
 
 from bot.app import running_app
 from bot.channels.console import run_console
+from bot.scheduler import ConsoleDelivery, scheduler_for
 from bot.settings import Settings, add_store_options
 from handlers.resolve import find_person
 from storage.files import StoreError
@@ -25,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="person",
         metavar="PERSON",
         help="speak as this person (name or id); default: the first admin",
+    )
+    parser.add_argument(
+        "--digests",
+        action="store_true",
+        help="also run the digest and nudge scheduler here, printing what it sends",
     )
     add_store_options(parser)
     parser.set_defaults(func=run)
@@ -56,4 +62,9 @@ async def _chat(args: argparse.Namespace) -> int:
                     "error: nobody to speak as: the store has no admin; use --as", file=sys.stderr
                 )
                 return 2
-        return await run_console(app.tracker, person_id)
+        if not args.digests:
+            return await run_console(app.tracker, person_id)
+        # Opt-in: a scripted conversation on a Monday morning must not fill with digests.
+        scheduler = scheduler_for(app.repo, app.settings, ConsoleDelivery(app.repo))
+        async with scheduler.running():
+            return await run_console(app.tracker, person_id)

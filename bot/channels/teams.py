@@ -1,0 +1,439 @@
+"""Microsoft Teams (and the Bot Framework Emulator) through botbuilder's CloudAdapter.
+
+This is the only module that imports botbuilder, which Microsoft archived at the end
+of 2025 (its successor is the Microsoft 365 Agents SDK): swapping SDKs means rewriting
+this file and nothing else. Rendering lives in `teams_render` as plain dicts.
+
+`POST /api/messages` takes Bot Framework activities. Authentication comes from
+MICROSOFT_APP_ID / MICROSOFT_APP_PASSWORD / MICROSOFT_APP_TENANT_ID / MICROSOFT_APP_TYPE
+through `ConfigurationBotFrameworkAuthentication`: every request must carry a JWT
+signed by the Bot Framework for this app id, or it gets 401. Without an app id the
+endpoint only exists in explicit local Emulator mode (`--emulator` / BOT_EMULATOR=1),
+where nothing is authenticated, so there replies are only ever sent to loopback
+service URLs and the server refuses to listen on anything but loopback.
+
+When a tenant id is configured (or TEAMS_ALLOWED_TENANTS lists some), activities from
+any other Microsoft 365 tenant are ignored: a multi-tenant bot registration would
+otherwise accept people from organisations that are not the council.
+
+What happens to a message: its conversation reference is stored (so digests can reach
+the person or channel later), the bot's @mention is stripped, the sender becomes a
+`Sender(channel="teams", user_id=<Entra object id>, email=..., display_name=...)`, the
+Tracker answers, and the Reply goes back as an Adaptive Card or plain text.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import re
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from types import SimpleNamespace
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from botbuilder.core import ActivityHandler, TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.integration.aiohttp import (
+    CloudAdapter,
+    ConfigurationBotFrameworkAuthentication,
+)
+from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
+
+from bot.channels import teams_render
+from bot.delivery import (
+    Undeliverable,
+    teams_conversation_key,
+    teams_email_key,
+    teams_user_key,
+)
+from handlers.message import IncomingMessage, Sender
+from handlers.reply import Kind, Reply
+from storage.repository import Repository
+
+log = logging.getLogger(__name__)
+
+MESSAGES_PATH = "/api/messages"
+MAX_BODY_BYTES = 256 * 1024
+TRUE_WORDS = {"1", "true", "yes", "on"}
+
+
+class TrackerLike(Protocol):
+    async def handle(self, message: IncomingMessage) -> Reply: ...
+
+
+@dataclass(frozen=True)
+class TeamsSettings:
+    app_id: str = ""
+    app_password: str = ""
+    tenant_id: str = ""
+    app_type: str = "MultiTenant"
+    emulator: bool = False  # explicit anonymous local mode (Bot Framework Emulator)
+    allowed_tenants: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def anonymous(self) -> bool:
+        return not self.app_id
+
+    @property
+    def trusts_email(self) -> bool:
+        """E-mail addresses identify people only when the tenant is pinned.
+
+        Any organisation's administrator can give their own users any e-mail address in
+        their directory, so a bot open to every tenant matches people by Entra object id
+        (`teams_id`) alone; with the council's tenant configured, e-mail is safe too.
+        """
+        return bool(self.allowed_tenants)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], emulator: bool = False) -> TeamsSettings | None:
+        """Settings when MICROSOFT_APP_ID is set or Emulator mode is asked for, else None."""
+        app_id = (env.get("MICROSOFT_APP_ID") or "").strip()
+        emulator = emulator or (env.get("BOT_EMULATOR") or "").strip().lower() in TRUE_WORDS
+        if not app_id and not emulator:
+            return None
+        tenant = (env.get("MICROSOFT_APP_TENANT_ID") or "").strip()
+        allowed = {t.strip() for t in (env.get("TEAMS_ALLOWED_TENANTS") or "").split(",")}
+        allowed.discard("")
+        if tenant and not allowed:
+            allowed = {tenant}
+        return cls(
+            app_id=app_id,
+            app_password=(env.get("MICROSOFT_APP_PASSWORD") or "").strip(),
+            tenant_id=tenant,
+            app_type=(env.get("MICROSOFT_APP_TYPE") or "").strip() or "MultiTenant",
+            emulator=emulator and not app_id,
+            allowed_tenants=frozenset(allowed),
+        )
+
+    def configuration(self) -> SimpleNamespace:
+        """The configuration object botbuilder's factories read (APP_ID, APP_PASSWORD...)."""
+        return SimpleNamespace(
+            APP_ID=self.app_id or None,
+            APP_PASSWORD=self.app_password or None,
+            APP_TENANTID=self.tenant_id or None,
+            APP_TYPE=self.app_type,
+        )
+
+
+def is_loopback_url(url: str | None) -> bool:
+    host = urlsplit(url or "").hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+_AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+
+
+def strip_bot_mention(activity: Activity) -> str:
+    """The message text without the bot's @mention (and without leftover `<at>` tags).
+
+    Written here rather than using TurnContext.remove_recipient_mention, which feeds the
+    bot's display name to re.sub as a pattern (so names with `(`, `+`, `.` misbehave).
+    """
+    text = activity.text or ""
+    bot_id = activity.recipient.id if activity.recipient else None
+    bot_name = (activity.recipient.name or "") if activity.recipient else ""
+    for entity in activity.entities or []:
+        if (entity.type or "").lower() != "mention":
+            continue
+        props = getattr(entity, "additional_properties", None) or {}
+        mentioned = props.get("mentioned") or {}
+        if mentioned.get("id") != bot_id:
+            continue
+        mention_text = props.get("text") or f"<at>{mentioned.get('name', '')}</at>"
+        text = text.replace(mention_text, " ")
+    if bot_name:  # a mention the entities did not describe (some clients, the Emulator)
+        text = re.sub(rf"<at[^>]*>\s*{re.escape(bot_name)}\s*</at>", " ", text, flags=re.I)
+    text = _AT_TAG.sub(r"\1", text)  # other people's mentions: keep the name as text
+    return " ".join(text.replace("&nbsp;", " ").split())
+
+
+def tenant_of(activity: Activity) -> str | None:
+    """The Microsoft 365 tenant an activity comes from.
+
+    Teams puts it in channelData.tenant.id and conversation.tenantId; botbuilder 4.17
+    maps the latter from "tenantID", so it lands in additional_properties instead.
+    """
+    data = activity.channel_data if isinstance(activity.channel_data, dict) else {}
+    tenant = (data.get("tenant") or {}).get("id")
+    conversation = activity.conversation
+    if not tenant and conversation is not None:
+        extra = getattr(conversation, "additional_properties", None) or {}
+        tenant = conversation.tenant_id or extra.get("tenantId")
+    return tenant
+
+
+def base_conversation_id(conversation_id: str) -> str:
+    """A Teams channel thread's id is `<channel id>;messageid=<root>`: keep the channel."""
+    return conversation_id.split(";messageid=")[0]
+
+
+class TeamsChannel:
+    """The Bot Framework endpoint and Teams' half of proactive delivery."""
+
+    def __init__(
+        self,
+        settings: TeamsSettings,
+        tracker: TrackerLike,
+        repo: Repository,
+        *,
+        today: Callable[[], str] = lambda: datetime.now(UTC).date().isoformat(),
+        strategy_name: Callable[[], str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tracker = tracker
+        self.repo = repo
+        self.today = today
+        self.strategy_name = strategy_name or (
+            lambda: repo.strategy_info().get("name") or "ICT strategy"
+        )
+        if (
+            settings.app_id
+            and not settings.app_password
+            and settings.app_type.lower() != "userassignedmsi"
+        ):
+            raise ValueError(
+                "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not: the bot could "
+                "not sign its replies (see docs/channels.md)."
+            )
+        try:
+            self.auth = ConfigurationBotFrameworkAuthentication(settings.configuration())
+        except Exception as error:  # botbuilder raises bare Exception for missing settings
+            raise ValueError(
+                f"Teams settings are incomplete: {error}. MICROSOFT_APP_TYPE=SingleTenant "
+                "needs MICROSOFT_APP_ID, MICROSOFT_APP_PASSWORD and MICROSOFT_APP_TENANT_ID "
+                "(see docs/channels.md)."
+            ) from error
+        self.adapter = CloudAdapter(self.auth)
+        self.adapter.on_turn_error = self._on_turn_error
+        self.bot = StrategyBot(self)
+        self._emails: OrderedDict[str, str | None] = OrderedDict()
+
+    def describe(self) -> str:
+        if self.settings.anonymous:
+            return "Bot Framework Emulator mode (NO authentication; loopback only)"
+        return f"Bot Framework app {self.settings.app_id} ({self.settings.app_type})"
+
+    # ------------------------------------------------------------------ http
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_post(MESSAGES_PATH, self.handle_request)
+
+    async def handle_request(self, request: web.Request) -> web.Response:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return web.Response(status=415, text="expected application/json")
+        if request.content_length and request.content_length > MAX_BODY_BYTES:
+            return web.Response(status=413, text="request too large")
+        try:
+            body = await request.json()  # cached: the adapter reads it again
+        except ValueError:
+            return web.Response(status=400, text="body is not JSON")
+        if not isinstance(body, dict):
+            return web.Response(status=400, text="expected an activity")
+        if self.settings.anonymous and not is_loopback_url(body.get("serviceUrl")):
+            log.warning(
+                "Emulator mode: refused activity with non-loopback serviceUrl %r",
+                body.get("serviceUrl"),
+            )
+            return web.Response(status=403, text="Emulator mode answers loopback only")
+        try:
+            response = await self.adapter.process(request, self.bot)
+        except (web.HTTPUnauthorized, PermissionError):
+            log.warning("Bot Framework request refused: not authenticated")
+            return web.Response(status=401, text="unauthorized")
+        return response or web.Response(status=201)
+
+    # ------------------------------------------------------------------ turns
+    def tenant_allowed(self, activity: Activity) -> bool:
+        if not self.settings.allowed_tenants or activity.channel_id != "msteams":
+            return True
+        return tenant_of(activity) in self.settings.allowed_tenants
+
+    async def remember(self, turn_context: TurnContext, email: str | None = None) -> None:
+        """Store this conversation's reference (durably) so the bot can write later."""
+        activity = turn_context.activity
+        reference = TurnContext.get_conversation_reference(activity)
+        reference.activity_id = None  # proactive messages start a new message, not a reply
+        conversation_type = getattr(activity.conversation, "conversation_type", None)
+        if conversation_type in ("channel", "groupChat"):
+            reference.conversation.id = base_conversation_id(reference.conversation.id)
+            reference.user = None  # a channel is reached as the channel, not as a member
+            keys = [teams_conversation_key(reference.conversation.id)]
+        else:
+            user = activity.from_property
+            user_id = getattr(user, "aad_object_id", None) or (user.id if user else None)
+            if not user_id or (activity.recipient and user.id == activity.recipient.id):
+                return
+            keys = [teams_user_key(user_id)]
+            if email:
+                keys.append(teams_email_key(email))
+        value = {
+            "channel": "teams",
+            "scope": conversation_type or "personal",
+            "reference": reference.serialize(),
+            "last_seen": self.today(),  # a date, so a chatty user costs one write a day
+        }
+        for key in keys:
+            if self.repo.conversation(key) != value:
+                await self.repo.save_conversation(key, value)
+
+    async def _remember_safely(self, turn_context: TurnContext, email: str | None = None) -> None:
+        try:
+            await self.remember(turn_context, email=email)
+        except Exception:  # not being able to write later must not stop the answer now
+            log.exception("could not store the Teams conversation reference")
+
+    async def sender_of(self, turn_context: TurnContext) -> Sender:
+        user = turn_context.activity.from_property or ChannelAccount()
+        user_id = getattr(user, "aad_object_id", None) or user.id
+        return Sender(
+            channel="teams",
+            user_id=user_id,
+            email=await self.email_of(turn_context),
+            display_name=user.name,
+        )
+
+    async def email_of(self, turn_context: TurnContext) -> str | None:
+        """The sender's e-mail from Teams' member API (cached); None outside Teams."""
+        activity = turn_context.activity
+        user = activity.from_property
+        if activity.channel_id != "msteams" or not user or not user.id:
+            return None
+        if not self.settings.trusts_email:
+            return None
+        if user.id in self._emails:
+            self._emails.move_to_end(user.id)
+            return self._emails[user.id]
+        email = None
+        try:
+            member = await TeamsInfo.get_member(turn_context, user.id)
+            email = member.email or member.user_principal_name
+        except Exception as error:  # the member API failing must not lose the message
+            log.info("Teams member lookup for %s failed: %s", user.id, error)
+            return None
+        self._emails[user.id] = email
+        while len(self._emails) > 5000:
+            self._emails.popitem(last=False)
+        return email
+
+    async def answer(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        sender = await self.sender_of(turn_context)
+        await self._remember_safely(turn_context, email=sender.email)
+        message = IncomingMessage(
+            text=strip_bot_mention(activity),
+            sender=sender,
+            message_id=activity.id,
+            conversation_id=activity.conversation.id if activity.conversation else None,
+        )
+        reply = await self.tracker.handle(message)
+        await turn_context.send_activity(to_activity(reply))
+
+    async def welcome(self, turn_context: TurnContext, members: list[ChannelAccount]) -> None:
+        activity = turn_context.activity
+        bot_id = activity.recipient.id if activity.recipient else None
+        await self._remember_safely(turn_context)
+        added_bot = any(m.id == bot_id for m in members)
+        people = [m for m in members if m.id != bot_id]
+        if not added_bot and not people:
+            return
+        await turn_context.send_activity(
+            to_activity(
+                self.welcome_reply(None if added_bot else [p.name for p in people if p.name])
+            )
+        )
+
+    def welcome_reply(self, names: list[str] | None = None) -> Reply:
+        greeting = f"Welcome, {', '.join(names)}!" if names else "Hello!"
+        return Reply(
+            title=f"{greeting} I'm the Strategy Tracker.",
+            lines=[
+                f"I keep track of the {self.strategy_name()}: tell me what has happened on "
+                "an objective, log a risk, or ask how things are going.",
+                'To start, say "help" (in a channel, @mention me first). For example: '
+                '"my objectives", or "update 3.2 on track 60% survey complete".',
+                "If I don't know you yet, I'll tell you how to get added.",
+            ],
+        )
+
+    async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        log.error("Teams turn failed", exc_info=error)
+        if turn_context.activity and turn_context.activity.type == ActivityTypes.message:
+            try:
+                await turn_context.send_activity(
+                    to_activity(
+                        Reply(
+                            lines=[
+                                "Sorry, something went wrong on my side while handling that. "
+                                "Please try again; if it keeps happening, tell the strategy "
+                                "administrator."
+                            ],
+                            kind=Kind.ERROR,
+                        )
+                    )
+                )
+            except Exception:  # the connector itself may be what failed
+                log.exception("could not tell the Teams user about the failure")
+
+    # ------------------------------------------------------------------ proactive
+    async def send(self, stored: Mapping[str, Any], reply: Reply) -> None:
+        """Send a reply into a stored conversation (raises Undeliverable on failure)."""
+        try:
+            reference = ConversationReference().deserialize(stored["reference"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise Undeliverable(f"the stored Teams reference is unusable: {error}") from error
+        failures: list[Exception] = []
+
+        async def callback(turn_context: TurnContext) -> None:
+            # The continuation event carries a made-up id that would otherwise become the
+            # message's replyToId; a proactive message is a new message, not a reply.
+            turn_context.activity.id = None
+            try:
+                await turn_context.send_activity(to_activity(reply))
+            except Exception as error:  # reported to the caller below
+                failures.append(error)
+
+        try:
+            await self.adapter.continue_conversation(
+                reference, callback, bot_app_id=self.settings.app_id or None
+            )
+        except Exception as error:
+            raise Undeliverable(f"Teams did not accept the message: {error}") from error
+        if failures:
+            raise Undeliverable(f"Teams did not accept the message: {failures[0]}")
+
+
+class StrategyBot(ActivityHandler):
+    """Routes Bot Framework activities to the channel: messages, installs, new members."""
+
+    def __init__(self, channel: TeamsChannel) -> None:
+        self.channel = channel
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        if not self.channel.tenant_allowed(turn_context.activity):
+            log.warning("ignored an activity from tenant outside TEAMS_ALLOWED_TENANTS")
+            return
+        await super().on_turn(turn_context)
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        await self.channel.answer(turn_context)
+
+    async def on_members_added_activity(
+        self, members_added: list[ChannelAccount], turn_context: TurnContext
+    ) -> None:
+        await self.channel.welcome(turn_context, members_added)
+
+    async def on_installation_update_add(self, turn_context: TurnContext) -> None:
+        await self.channel.remember(turn_context)
+
+
+def to_activity(reply: Reply) -> Activity:
+    return Activity().deserialize(teams_render.render(reply))
