@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import importlib
 import importlib.util
 import json
 import os
@@ -42,21 +41,31 @@ def folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-async def _digests_all(app: Any) -> float | None:
-    """Every directorate digest plus the strategy group's, if a digest module exists yet."""
-    for name in ("tracker.digest", "tracker.digests", "handlers.digest", "handlers.digests"):
-        if importlib.util.find_spec(name) is None:
-            continue
-        module = importlib.import_module(name)
-        build_all = getattr(module, "build_all_digests", None)
-        if build_all is None:
-            return None
-        started = time.perf_counter()
-        result = build_all(app.repo)
-        if asyncio.iscoroutine(result):
-            await result
-        return time.perf_counter() - started
-    return None
+async def _digests_all(app: Any, directory: Path) -> dict[str, float] | None:
+    """Every directorate digest plus the strategy group's with its chart, built as
+    bot/scheduler.py builds them for sending (None while no digest module exists)."""
+    if importlib.util.find_spec("tracker.digest") is None:
+        return None
+    from datetime import datetime, timedelta
+
+    from tracker import digest
+    from tracker.chart import save_status_chart  # imported at start-up by the scheduler
+    from tracker.dates import LONDON
+
+    repo = app.repo
+    now = datetime.now(LONDON)
+    since = now - timedelta(days=7)
+    started = time.perf_counter()
+    for directorate in repo.directorates():
+        digest.directorate_digest(repo, directorate.id, now, since).as_text()
+    reply = digest.strategy_digest(repo, now, since, digest.undelivered_since(repo, since))
+    reply.as_text()
+    text_s = time.perf_counter() - started
+    save_status_chart(repo.themes(), repo.objectives(), directory, now.date())
+    return {
+        "digests_all_s": round(time.perf_counter() - started, 3),
+        "digests_text_only_s": round(text_s, 3),
+    }
 
 
 async def _measure_bot(directory: Path) -> dict[str, Any]:
@@ -109,8 +118,7 @@ async def _measure_bot(directory: Path) -> dict[str, Any]:
             result[f"{key}_p50_ms"] = round(statistics.median(timings), 3)
             result[f"{key}_p99_ms"] = round(percentile(timings, 99), 3)
 
-        digests = await _digests_all(app)
-        result["digests_all_s"] = None if digests is None else round(digests, 3)
+        result.update(await _digests_all(app, directory) or {"digests_all_s": None})
         result.update(await _compaction(repo))
     finally:
         app.repo.close()

@@ -211,6 +211,8 @@ class DocumentStore:
         self._next_ids: dict[str, int] = {}
         self._listeners: list[Callable[[list[Op]], None]] = []
         self._db = TinyDB(storage=ReadOnlyStorage, tables=self._tables)
+        self._compaction: asyncio.Task[None] | None = None
+        self._closed = False
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -238,6 +240,9 @@ class DocumentStore:
         return store
 
     def close(self) -> None:
+        self._closed = True
+        if self._compaction is not None and not self._compaction.done():
+            self._compaction.cancel()  # a file step under way still finishes (shutdown waits)
         self._writer.shutdown(wait=True)
         if self._journal:
             self._journal.close()
@@ -345,8 +350,19 @@ class DocumentStore:
                 # flock is always released, even when this task is cancelled half-way.
                 if not unlocked:
                     await asyncio.shield(loop.run_in_executor(self._writer, self._unlock))
-        if tx.ops and self._journal_size() > self.compact_bytes:
+        if tx.ops and self._journal_size() > self.compact_bytes and self._compaction is None:
+            # In the background: the message that crossed the threshold gets its reply
+            # now; only a write arriving during the compaction waits for it.
+            self._compaction = asyncio.get_running_loop().create_task(self._compact_soon())
+
+    async def _compact_soon(self) -> None:
+        try:
             await self.compact()
+        except Exception:
+            if not self._closed:  # the store stays correct; the next write tries again
+                log.exception("compacting %s failed", self.directory)
+        finally:
+            self._compaction = None
 
     async def compact(self) -> None:
         """Fold the journal into a new snapshot now (also done when it passes compact_bytes)."""
