@@ -35,7 +35,7 @@ class StrategyFileError(ValueError):
         super().__init__(f"{path}: {len(problems)} problem(s), nothing was loaded:\n{listing}")
 
 
-class _LineLoader(yaml.SafeLoader):
+class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
     """A SafeLoader that remembers each mapping's line, so errors can point at it."""
 
 
