@@ -75,3 +75,13 @@ async def undo(ctx: Context, match: re.Match[str]) -> Reply:
     if change.text:
         reply.fields.append(("You had said", change.text))
     return reply
+
+
+@command(
+    "thanks",
+    r"(?:thanks|thank\s+you|thankyou|ta|cheers|many\s+thanks)(?:\s+\w+)?",
+    group="Help",
+    summary="",
+)
+async def thanks(ctx: Context, match: re.Match[str]) -> Reply:
+    return Reply(title="You're welcome.", lines=["Say `help` any time to see what I can do."])

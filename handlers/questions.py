@@ -179,6 +179,7 @@ async def due_soon(ctx: Context, match: re.Match[str]) -> Reply:
             kind=Kind.ERROR,
             lines=[error.hint, "Try `due in the next 2 weeks` or `due this month`."],
         )
+    start = max(start, ctx.today)  # what is already late belongs to "what's overdue?"
     found = due_between(ctx.repo.objectives(), start, end)
     period = f"{format_date(start)} to {format_date(end)}"
     if not found:

@@ -25,7 +25,7 @@ from tracker.model import Objective, Status, find_status
 OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
 UNDO_HINT = "Not right? Say `undo` to reverse it."
 _FILLER = re.compile(
-    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[:,;–—]|-(?!\d))\s*",
+    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[.:,;–—]|-(?!\d))\s*",
     re.IGNORECASE,
 )
 _PERCENT = re.compile(
@@ -70,7 +70,7 @@ def read_update(text: str) -> UpdateText:
             rest = rest[found[2] :]
             continue
         break
-    note = rest.strip(" :;,-–—").strip()
+    note = rest.strip(" .:;,-–—").strip()
     result.note = note or None
     return result
 

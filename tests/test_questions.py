@@ -113,3 +113,13 @@ async def test_not_understood_suggests_closest_command(say):
     assert reply.kind is Kind.ERROR
     assert "what's overdue?" in reply.as_text()
     assert "help" in reply.footer
+
+
+async def test_due_this_month_leaves_overdue_to_the_overdue_question(say):
+    reply = await say("what is due this month?")
+    assert [i.text[:3] for i in reply.sections[0].items] == ["2.3"]  # not 5.4, due 13 Nov
+    assert reply.title.endswith("Sun 22 Nov 2026 to Mon 30 Nov 2026")
+
+
+async def test_thanks_gets_a_polite_reply(say):
+    assert (await say("thanks!")).title == "You're welcome."

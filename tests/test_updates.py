@@ -36,6 +36,13 @@ async def test_full_update_records_status_progress_and_note(say, repo):
         ("Update 3.2 GREEN 61%", Status.ON_TRACK, 61, None),
         ("update 3.2 survey complete", Status.ON_TRACK, 60, "survey complete"),
         ("update on the thin client rollout: 40%", Status.ON_TRACK, 40, None),
+        (
+            "Update 3.2: amber. Scanning contractor delayed",
+            Status.AT_RISK,
+            60,
+            "Scanning contractor delayed",
+        ),
+        ("3.2 - on track, 70%, pilot went well", Status.ON_TRACK, 70, "pilot went well"),
     ],
 )
 async def test_update_phrasings(say, repo, text, status, progress, note):
