@@ -49,7 +49,6 @@ async def show_help(ctx: Context, match: re.Match[str]) -> Reply:
     group="Help",
     examples=("undo",),
     summary="Reverse your last change (the undo itself is kept in the history).",
-    changes_data=True,
 )
 async def undo(ctx: Context, match: re.Match[str]) -> Reply:
     try:

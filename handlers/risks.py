@@ -179,7 +179,6 @@ def _no_risk(ctx: Context, rid: str) -> Reply:
     ),
     summary="Log a risk with likelihood and impact (1–5 or words), theme or objective, owner, "
     "mitigation and review date.",
-    changes_data=True,
 )
 async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
     parsed = read_risk(ctx, match.group("body"))
@@ -219,7 +218,6 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
         "R2 review end of January",
     ),
     summary="Change a risk's likelihood, impact, mitigation, owner or review date.",
-    changes_data=True,
 )
 async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
     body = match.group("body").strip()
@@ -263,7 +261,6 @@ async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
     group="Risks",
     examples=("close R2: mitigated by new contract", "reopen R2"),
     summary="Strategy group and admins: close (or reopen) a risk.",
-    changes_data=True,
 )
 async def close_risk(ctx: Context, match: re.Match[str]) -> Reply:
     risk = ctx.repo.risk(match.group("rid"))

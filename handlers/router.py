@@ -30,7 +30,6 @@ class Command:
     examples: tuple[str, ...]
     summary: str
     handler: Handler
-    changes_data: bool
 
 
 REGISTRY: list[Command] = []
@@ -42,13 +41,12 @@ def command(
     group: str,
     examples: tuple[str, ...] = (),
     summary: str = "",
-    changes_data: bool = False,
 ) -> Callable[[Handler], Handler]:
     """Register a handler; patterns are matched in full against the normalised message."""
 
     def register(handler: Handler) -> Handler:
         compiled = tuple(re.compile(rf"^\s*(?:{p})\s*[.!?]*\s*$", re.IGNORECASE) for p in patterns)
-        REGISTRY.append(Command(name, group, compiled, examples, summary, handler, changes_data))
+        REGISTRY.append(Command(name, group, compiled, examples, summary, handler))
         return handler
 
     return register

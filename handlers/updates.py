@@ -144,7 +144,6 @@ async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Rep
         "progress on 1.4: 75%",
     ),
     summary="Record progress: status (on track, at risk, off track, done...), % and a note.",
-    changes_data=True,
 )
 async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     objective = ctx.repo.objective(match.group("oid"))
@@ -165,7 +164,6 @@ async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     group="Updating objectives",
     examples=("update on the thin client rollout: 40%",),
     summary="Name the objective by its title when you don't know the number.",
-    changes_data=True,
 )
 async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply:
     title = match.group("title").strip()
@@ -204,7 +202,6 @@ DATE_VERBS = r"(?:push|move|delay|extend|reschedule|defer|bring|put)"
         "3.3 now due 31/03/2027",
     ),
     summary="Change a due date: dates like 31/03/2027, end of March, next Friday, Q3, 2026/27.",
-    changes_data=True,
 )
 async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
     objective = ctx.repo.objective(match.group("oid"))
@@ -248,7 +245,6 @@ async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
     group="Updating objectives",
     examples=("assign 3.2 to Mo Khan",),
     summary="Change who owns an objective.",
-    changes_data=True,
 )
 async def change_owner(ctx: Context, match: re.Match[str]) -> Reply:
     objective = ctx.repo.objective(match.group("oid"))
@@ -290,7 +286,6 @@ async def change_owner(ctx: Context, match: re.Match[str]) -> Reply:
         "due end of June",
     ),
     summary="Strategy group and admins: add a new objective.",
-    changes_data=True,
 )
 async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
     from handlers.resolve import find_directorate, find_theme

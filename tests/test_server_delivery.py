@@ -7,43 +7,26 @@ import logging
 
 import pytest
 
-from bot.channels.slack import SlackChannel, SlackSettings
-from bot.channels.teams import TeamsChannel, TeamsSettings
 from bot.delivery import Delivery, Target, Undeliverable
-from bot.server import Channels, create_app
 from handlers.reply import Reply
-from handlers.tracker import Tracker
-from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import (
-    SIGNING_SECRET,
     bf_message,
-    open_repo,
-    serve,
     slack_id,
     teams_id,
+    two_channel_bot,
 )
-from tests.fakes.slack_api import FakeSlackApi
 
 
 @pytest.fixture
 async def both(tmp_path):
-    api = await FakeSlackApi().start()
-    connector = await FakeConnector().start()
-    repo = await open_repo(tmp_path)
-    tracker = Tracker(repo)
-    slack = SlackChannel(SlackSettings(api.token, SIGNING_SECRET, api.api_url), tracker, repo)
-    teams = TeamsChannel(TeamsSettings(emulator=True), tracker, repo)
-    client = await serve(create_app(repo, channels=Channels(slack=slack, teams=teams)))
-    hello = bf_message(
-        "who am i", service_url=connector.service_url, user="29:mo", aad=teams_id("mkhan")
-    )
-    await client.post("/api/messages", json=hello)  # Mo has a Teams reference now
-    connector.sent.clear()
-    yield api, connector, repo, slack, teams
-    await client.close()
-    await connector.close()
-    await api.close()
-    repo.close()
+    async with two_channel_bot(tmp_path) as bot:
+        hello = bf_message(
+            "who am i", service_url=bot.connector.service_url, user="29:mo",
+            aad=teams_id("mkhan"),
+        )  # fmt: skip
+        await bot.client.post("/api/messages", json=hello)  # Mo has a Teams reference now
+        bot.connector.sent.clear()
+        yield bot.api, bot.connector, bot.repo, bot.slack, bot.teams
 
 
 async def set_last_seen(repo, key: str, day: str) -> None:

@@ -12,62 +12,47 @@ from types import SimpleNamespace
 
 import pytest
 
-from bot.channels.slack import SlackChannel, SlackSettings
-from bot.channels.teams import TeamsChannel, TeamsSettings
-from bot.server import Channels, create_app
-from handlers.tracker import Tracker
-from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import (
-    SIGNING_SECRET,
     bf_message,
     direct_message,
-    open_repo,
-    serve,
     slack_event,
     slack_headers,
     slack_id,
     snapshot,
     teams_id,
+    two_channel_bot,
 )
-from tests.fakes.slack_api import FakeSlackApi
 
 
 @pytest.fixture
 async def bot(tmp_path):
-    api = await FakeSlackApi().start()
-    connector = await FakeConnector().start()
-    repo = await open_repo(tmp_path)
-    tracker = Tracker(repo)
-    slack = SlackChannel(SlackSettings(api.token, SIGNING_SECRET, api.api_url), tracker, repo)
-    teams = TeamsChannel(TeamsSettings(emulator=True), tracker, repo)
-    client = await serve(create_app(repo, channels=Channels(slack=slack, teams=teams)))
-    counter = iter(range(1, 1000))
+    async with two_channel_bot(tmp_path) as env:
+        api, connector, client, slack = env.api, env.connector, env.client, env.slack
+        counter = iter(range(1, 1000))
 
-    async def say_slack(user: str, text: str) -> str:
-        n = next(counter)
-        body = slack_event(direct_message(user, text, ts=f"1700000000.{n:06d}"))
-        response = await client.post("/slack/events", data=body, headers=slack_headers(body))
-        assert response.status == 200
-        await slack.drain()
-        return api.of("chat.postMessage")[-1]["text"]
+        async def say_slack(user: str, text: str) -> str:
+            n = next(counter)
+            body = slack_event(direct_message(user, text, ts=f"1700000000.{n:06d}"))
+            response = await client.post("/slack/events", data=body, headers=slack_headers(body))
+            assert response.status == 200
+            await slack.drain()
+            return api.of("chat.postMessage")[-1]["text"]
 
-    async def say_teams(user: str, text: str) -> str:
-        activity = bf_message(text, service_url=connector.service_url, user=f"29:{user}", aad=user)
-        response = await client.post("/api/messages", json=activity)
-        assert response.status in (200, 201)
-        sent = connector.sent[-1].activity
-        return sent.get("text") or sent["attachments"][0]["content"]["fallbackText"]
+        async def say_teams(user: str, text: str) -> str:
+            activity = bf_message(
+                text, service_url=connector.service_url, user=f"29:{user}", aad=user
+            )
+            response = await client.post("/api/messages", json=activity)
+            assert response.status in (200, 201)
+            sent = connector.sent[-1].activity
+            return sent.get("text") or sent["attachments"][0]["content"]["fallbackText"]
 
-    async def say(channel: str, person: str | None, text: str, *, stranger: str = "") -> str:
-        if channel == "slack":
-            return await say_slack(slack_id(person) if person else stranger, text)
-        return await say_teams(teams_id(person) if person else stranger, text)
+        async def say(channel: str, person: str | None, text: str, *, stranger: str = "") -> str:
+            if channel == "slack":
+                return await say_slack(slack_id(person) if person else stranger, text)
+            return await say_teams(teams_id(person) if person else stranger, text)
 
-    yield SimpleNamespace(repo=repo, say=say)
-    await client.close()
-    await connector.close()
-    await api.close()
-    repo.close()
+        yield SimpleNamespace(repo=env.repo, say=say)
 
 
 CHANNELS = ["slack", "teams"]

@@ -7,12 +7,15 @@ fakes in this package standing in for Slack and the Bot Framework connector.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import time
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import yaml
@@ -62,6 +65,32 @@ def make_tracker(repo: Repository) -> Tracker:
 def snapshot(repo: Repository) -> dict[str, Any]:
     """Everything the store holds, to prove a refused request stored nothing."""
     return json.loads(json.dumps(repo.store.export_tables(), sort_keys=True, default=str))
+
+
+@contextlib.asynccontextmanager
+async def two_channel_bot(tmp_path: Path) -> AsyncIterator[SimpleNamespace]:
+    """One server with Slack and Teams both on, as in production, and both fakes running."""
+    from bot.channels.slack import SlackChannel, SlackSettings
+    from bot.channels.teams import TeamsChannel, TeamsSettings
+    from bot.server import Channels, create_app
+    from tests.fakes.connector import FakeConnector
+    from tests.fakes.slack_api import FakeSlackApi
+
+    api = await FakeSlackApi().start()
+    connector = await FakeConnector().start()
+    repo = await open_repo(tmp_path)
+    tracker = Tracker(repo)
+    slack = SlackChannel(SlackSettings(api.token, SIGNING_SECRET, api.api_url), tracker, repo)
+    teams = TeamsChannel(TeamsSettings(emulator=True), tracker, repo)
+    client = await serve(create_app(repo, channels=Channels(slack=slack, teams=teams)))
+    try:
+        yield SimpleNamespace(api=api, connector=connector, repo=repo, slack=slack,
+                              teams=teams, client=client)  # fmt: skip
+    finally:
+        await client.close()
+        await connector.close()
+        await api.close()
+        repo.close()
 
 
 async def serve(app: web.Application) -> TestClient:
