@@ -44,11 +44,11 @@ def folder_mb(path: Path) -> float:
 async def _digests_all(app: Any, directory: Path) -> dict[str, float] | None:
     """Every directorate digest plus the strategy group's with its chart, built as
     bot/scheduler.py builds them for sending (None while no digest module exists)."""
-    if importlib.util.find_spec("tracker.digest") is None:
+    if importlib.util.find_spec("handlers.digest_content") is None:
         return None
     from datetime import datetime, timedelta
 
-    from tracker import digest
+    from handlers import digest_content as digest
     from tracker.chart import save_status_chart  # imported at start-up by the scheduler
     from tracker.dates import LONDON
 

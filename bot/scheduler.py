@@ -37,9 +37,9 @@ from typing import Any, Protocol, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from handlers import digest_content as digest
 from handlers.reply import Reply
 from storage.repository import Repository, iso
-from tracker import digest
 from tracker.chart import save_status_chart
 from tracker.schedule import (
     MAX_SHIFT,

@@ -13,12 +13,12 @@ import re
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from handlers import digest_content as digest
 from handlers.context import Context
 from handlers.permissions import led_directorates
 from handlers.reply import Item, Kind, Reply
 from handlers.resolve import find_directorate, fold
 from handlers.router import command
-from tracker import digest
 from tracker.chart import save_status_chart
 from tracker.dates import LONDON
 from tracker.model import Directorate

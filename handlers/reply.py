@@ -13,19 +13,9 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from tracker.model import Rag  # the domain's colours; re-exported for channels and handlers
 
-class Rag(StrEnum):
-    """Traffic-light colours councils use in progress reports (plus blue for done)."""
-
-    GREEN = "green"
-    AMBER = "amber"
-    RED = "red"
-    BLUE = "blue"
-    GREY = "grey"
-
-    @property
-    def label(self) -> str:
-        return self.value.upper()
+__all__ = ["Item", "Kind", "Rag", "Reply", "Section"]
 
 
 class Kind(StrEnum):

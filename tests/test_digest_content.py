@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from handlers.digest_content import directorate_digest, short, strategy_digest
 from handlers.reply import Rag
 from tests.digest_fixture import LONDON, NOW, SINCE, MovingClock, build_history, open_sample
-from tracker.digest import directorate_digest, short, strategy_digest
 
 
 @pytest.fixture

@@ -11,7 +11,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from handlers.reply import Rag
+
+class Rag(StrEnum):
+    """Traffic-light colours councils use in progress reports (plus blue for done)."""
+
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
+    BLUE = "blue"
+    GREY = "grey"
+
+    @property
+    def label(self) -> str:
+        return self.value.upper()
 
 
 class Status(StrEnum):

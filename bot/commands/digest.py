@@ -18,10 +18,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.settings import Settings, add_store_options
+from handlers import digest_content as digest
 from handlers.resolve import find_directorate
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError
 from storage.repository import Repository, Source
-from tracker import digest
 from tracker.chart import save_status_chart
 from tracker.dates import LONDON
 from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, ScheduleConfigError, schedules
