@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from handlers.message import IncomingMessage
 from storage.repository import Repository, Source
-from tracker.dates import LONDON
+from tracker.calendar import DEFAULT_REGION, LONDON, WorkingCalendar, calendar_for
 from tracker.model import Person
 
 
@@ -21,6 +21,11 @@ class Context:
     @property
     def today(self) -> date:
         return self.now.astimezone(LONDON).date()
+
+    @property
+    def calendar(self) -> WorkingCalendar:
+        """The council's working calendar: bank holidays of the strategy file's region."""
+        return calendar_for(self.repo.strategy_info().get("bank_holidays", DEFAULT_REGION))
 
     @property
     def source(self) -> Source:

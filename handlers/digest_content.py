@@ -23,7 +23,7 @@ from typing import Any
 from handlers.reply import Item, Rag, Reply
 from storage.repository import Change, Repository
 from tracker import progress
-from tracker.dates import LONDON
+from tracker.calendar import LONDON, short_day
 from tracker.model import Objective, Person, Risk, Status
 
 DUE_SOON_DAYS = 14
@@ -35,14 +35,7 @@ TRACKED_FIELDS = ("status", "progress", "due")
 
 
 # ----------------------------------------------------------------- small wording helpers
-def day(value: date | datetime, today: date | None = None) -> str:
-    """ "Mon 9 Nov", with the year only when it is not this year's."""
-    if isinstance(value, datetime):
-        value = value.astimezone(LONDON).date()
-    text = f"{value:%a} {value.day} {value:%b}"
-    if today is None or value.year != today.year:
-        text += f" {value.year}"
-    return text
+day = short_day  # "Mon 9 Nov", the year only when not this year's (tracker.calendar)
 
 
 def short(text: str, limit: int) -> str:

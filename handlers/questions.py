@@ -172,7 +172,7 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
 async def due_soon(ctx: Context, match: re.Match[str]) -> Reply:
     text = match.group("window").strip() or "in the next 14 days"
     try:
-        start, end = parse_window(text, ctx.now)
+        start, end = parse_window(text, ctx.now, ctx.calendar)
     except DateNotUnderstood as error:
         return Reply(
             title=f"I couldn't read “{text}” as a period.",
@@ -246,7 +246,7 @@ async def what_changed(ctx: Context, match: re.Match[str]) -> Reply:
     text = (match.group("since") or "this week").strip()
     cleaned = re.sub(r"^(?:since|in|over)\s+(?:the\s+)?", "", text, flags=re.I) or "this week"
     try:
-        since = parse_since(cleaned, ctx.now)
+        since = parse_since(cleaned, ctx.now, ctx.calendar)
     except DateNotUnderstood as error:
         return Reply(
             title=f"I couldn't read “{text}” as a time.",

@@ -131,7 +131,7 @@ def _resolve_people_and_dates(ctx: Context, result: RiskText) -> None:
     if "review" in result.values:
         text = result.values["review"]
         try:
-            result.values["review"] = parse_due_date(text, ctx.now).value
+            result.values["review"] = parse_due_date(text, ctx.now, ctx.calendar).value
         except DateNotUnderstood as error:
             result.problems.append(f"the review date “{text}”: {error.hint}")
             del result.values["review"]

@@ -209,7 +209,7 @@ async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
         return _missing_objective(ctx, match.group("oid"))
     text = match.group("date").strip()
     try:
-        parsed = parse_due_date(text, ctx.now)
+        parsed = parse_due_date(text, ctx.now, ctx.calendar)
     except DateNotUnderstood as error:
         return Reply(
             title=f"I couldn't read “{text}” as a date.",
@@ -321,7 +321,7 @@ async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
     due = None
     if match.group("due"):
         try:
-            due = parse_due_date(match.group("due"), ctx.now)
+            due = parse_due_date(match.group("due"), ctx.now, ctx.calendar)
         except DateNotUnderstood as error:
             problems.append(f"the due date: {error.hint}")
     if problems:

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from storage.engine import DocumentStore, write_store
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError, write_atomically
+from tracker.calendar import LONDON
 from tracker.model import risk_band
 
 EXPORT_FORMAT = "strategy-tracker-export"
 EXPORT_VERSION = 1
-UK = ZoneInfo("Europe/London")
+UK = LONDON  # times in exports are UK time (tracker.calendar)
 
 TEXT, NUMBER, DATE, TIME, BOOL = "text", "number", "date", "time", "bool"
 

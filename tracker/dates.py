@@ -16,8 +16,10 @@ Conventions, chosen to match how a UK council officer means things:
 * "Q3" on its own is a calendar quarter. A quarter is financial only when a financial year is
   written ("Q3 2026/27", "Q3 FY26/27"); UK financial years run 1 April to 31 March.
 * Weeks run Monday to Sunday. A week-based due date ("next week", "end of the week") lands on
-  the last working day of that week: Friday, or earlier when Friday is an England and Wales
-  bank holiday, because nobody is in the office to meet a deadline on Good Friday.
+  the last working day of that week: Friday, or earlier when Friday is a bank holiday, because
+  nobody is in the office to meet a deadline on Good Friday. Bank holidays are those of the
+  council's region (``tracker.calendar``; England and Wales unless the strategy file's
+  ``digests: bank_holidays:`` says Scotland or Northern Ireland), passed in as ``calendar``.
 * All day arithmetic is on Europe/London calendar dates, so "tomorrow" typed at 00:30 BST is the
   next local day even though UTC still says the previous day.
 
@@ -34,9 +36,15 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Literal
-from zoneinfo import ZoneInfo
+
+from tracker.calendar import (
+    ENGLAND_AND_WALES,
+    LONDON,
+    MONTH_ABBR,
+    WorkingCalendar,
+    format_date,
+)
 
 __all__ = [
     "LONDON",
@@ -49,15 +57,10 @@ __all__ = [
     "parse_window",
 ]
 
-LONDON = ZoneInfo("Europe/London")
-
 # Years outside this range are almost certainly typos ("31/03/0227") in a strategy tracker, and
 # capping them keeps offset arithmetic ("in 9999 years") away from datetime's limits.
 MIN_YEAR = 1990
 MAX_YEAR = 2099
-
-# Bank holidays for England and Wales (identical lists); the council is English.
-_BANK_HOLIDAY_SUBDIVISION = "ENG"
 
 # Past this much non-date wording, the "date" is really a sentence and guessing is dangerous.
 _MAX_NOISE_CHARS = 60
@@ -115,14 +118,6 @@ class _Span:
 # ---------------------------------------------------------------------------------------------
 
 
-def format_date(d: date) -> str:
-    """Format the UK way with the weekday, which is what officers check a deadline against.
-
-    Built by hand rather than with strftime so the output never depends on the server locale.
-    """
-    return f"{_DAY_ABBR[d.weekday()]} {d.day} {_MONTH_ABBR[d.month - 1]} {d.year}"
-
-
 def end_of_month(year: int, month: int) -> date:
     """Last day of a month; most council deadlines are month ends, so this is used everywhere."""
     return date(year, month, calendar.monthrange(year, month)[1])
@@ -138,9 +133,7 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
-_DAY_ABBR = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _DAY_FULL = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTH_ABBR = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH_FULL = (
     "January",
     "February",
@@ -270,30 +263,7 @@ def _add_months(d: date, months: int) -> date:
 
 
 def _short(d: date) -> str:
-    return f"{d.day} {_MONTH_ABBR[d.month - 1]}"
-
-
-@lru_cache(maxsize=64)
-def _bank_holidays(year: int) -> dict[date, str]:
-    """England and Wales bank holidays; imported lazily as the package costs ~0.1 s to load."""
-    import holidays
-
-    found = holidays.country_holidays("GB", subdiv=_BANK_HOLIDAY_SUBDIVISION, years=year)
-    return dict(found.items())
-
-
-def _is_working_day(d: date) -> bool:
-    return d.weekday() < 5 and d not in _bank_holidays(d.year)
-
-
-def _add_working_days(d: date, n: int) -> date:
-    step = 1 if n >= 0 else -1
-    remaining = abs(n)
-    while remaining:
-        d += timedelta(days=step)
-        if _is_working_day(d):
-            remaining -= 1
-    return d
+    return f"{d.day} {MONTH_ABBR[d.month - 1]}"
 
 
 def _week_span(today: date, offset: int) -> _Span:
@@ -315,7 +285,7 @@ def _month_span(year: int, month: int) -> _Span:
 def _quarter_span(year: int, q: int) -> _Span:
     _check_year(year)
     first, last = 3 * q - 2, 3 * q
-    months = f"{_MONTH_ABBR[first - 1]}–{_MONTH_ABBR[last - 1]}"
+    months = f"{MONTH_ABBR[first - 1]}–{MONTH_ABBR[last - 1]}"
     return _Span(
         date(year, first, 1), end_of_month(year, last), "quarter", f"calendar Q{q} {year}, {months}"
     )
@@ -336,7 +306,7 @@ def _fy_quarter_span(start_year: int, q: int) -> _Span:
     start = _add_months(date(start_year, 4, 1), 3 * (q - 1))
     end_month = _add_months(start, 2)
     end = end_of_month(end_month.year, end_month.month)
-    months = f"{_MONTH_ABBR[start.month - 1]}–{_MONTH_ABBR[end.month - 1]} {end.year}"
+    months = f"{MONTH_ABBR[start.month - 1]}–{MONTH_ABBR[end.month - 1]} {end.year}"
     label = f"Q{q} of financial year {_fy_name(start_year)}, {months}"
     return _Span(start, end, "quarter", label)
 
@@ -454,12 +424,12 @@ def _unit(token: str) -> str:
     raise AssertionError(token)
 
 
-def _shift(today: date, n: int, unit: str) -> date:
+def _shift(today: date, n: int, unit: str, cal: WorkingCalendar) -> date:
     """Move ``n`` units from today (``n`` may be negative); hours are handled by callers."""
     if unit == "day":
         return today + timedelta(days=n)
     if unit == "workday":
-        return _add_working_days(today, n)
+        return cal.add_working_days(today, n)
     if unit in ("week", "fortnight"):
         return today + timedelta(weeks=n * (2 if unit == "fortnight" else 1))
     if unit == "month":
@@ -749,7 +719,9 @@ def _match_weekday(s: str, today: date, prefer: Prefer) -> tuple[date, str] | No
     return coming, "today" if coming == today else f"this coming {name}"
 
 
-def _match_offset(s: str, now: datetime, today: date) -> tuple[date, str] | None:
+def _match_offset(
+    s: str, now: datetime, today: date, cal: WorkingCalendar
+) -> tuple[date, str] | None:
     if _FORTNIGHT_RE.fullmatch(s):
         return today + timedelta(weeks=2), "a fortnight from today"
     m = _OFFSET_RE.fullmatch(s)
@@ -760,12 +732,14 @@ def _match_offset(s: str, now: datetime, today: date) -> tuple[date, str] | None
     if unit == "hour":
         d = (now.astimezone(UTC) + timedelta(hours=sign * n)).astimezone(LONDON).date()
     else:
-        d = _shift(today, sign * n, unit)
+        d = _shift(today, sign * n, unit, cal)
     direction = "ago" if sign < 0 else ("from now" if unit == "hour" else "from today")
     return d, f"{_plural(n, unit)} {direction}"
 
 
-def _match_day(s: str, now: datetime, today: date, prefer: Prefer) -> tuple[date, str] | None:
+def _match_day(
+    s: str, now: datetime, today: date, prefer: Prefer, cal: WorkingCalendar
+) -> tuple[date, str] | None:
     """Any phrase naming a single day: keywords, dates, weekdays and offsets."""
     if s in _KEYWORD_DAYS:
         offset, note = _KEYWORD_DAYS[s]
@@ -774,7 +748,7 @@ def _match_day(s: str, now: datetime, today: date, prefer: Prefer) -> tuple[date
         found = matcher(s, today, prefer)
         if found:
             return found
-    return _match_offset(s, now, today)
+    return _match_offset(s, now, today, cal)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -906,20 +880,23 @@ def _named_period(
     return None
 
 
-def _anchor(span: _Span, anchor: str | None, working_days: bool) -> tuple[date, str]:
-    """Pick the day within a period that the officer means; periods default to their end."""
+def _anchor(span: _Span, anchor: str | None, working: WorkingCalendar | None) -> tuple[date, str]:
+    """Pick the day within a period that the officer means; periods default to their end.
+
+    With a `working` calendar, a week lands on its first or last working day.
+    """
     if span.kind == "day":
         return span.start, span.label
-    if span.kind == "week" and working_days and anchor in (None, "end", "close", "start"):
+    if span.kind == "week" and working and anchor in (None, "end", "close", "start"):
         days = [span.start + timedelta(days=i) for i in range(5)]
-        working = [d for d in days if _is_working_day(d)] or days
+        open_days = [d for d in days if working.is_working_day(d)] or days
         if anchor == "start":
-            d, edge, where = working[0], days[0], "first working day"
+            d, edge, where = open_days[0], days[0], "first working day"
         else:
-            d, edge, where = working[-1], days[-1], "last working day"
+            d, edge, where = open_days[-1], days[-1], "last working day"
         note = f"{where} of {span.label}"
         if d != edge:
-            note += f"; {format_date(edge)} is {_bank_holidays(edge.year)[edge]}"
+            note += f"; {format_date(edge)} is {working.holiday(edge)}"
         return d, note
     if anchor in (None, "end", "close"):
         return span.end, f"end of {span.label}"
@@ -1019,7 +996,7 @@ def _fallback(s: str, now: datetime, prefer: Prefer, examples: str) -> tuple[dat
 # ---------------------------------------------------------------------------------------------
 
 
-def _due(text: str, now: datetime, today: date) -> tuple[date, str]:
+def _due(text: str, now: datetime, today: date, cal: WorkingCalendar) -> tuple[date, str]:
     try:
         s = _normalise(text)
     except _Reject as exc:
@@ -1029,38 +1006,41 @@ def _due(text: str, now: datetime, today: date) -> tuple[date, str]:
         raise _Reject(f"Please give a due date, e.g. {_DUE_EXAMPLES}.")
     _reject_vague(s, text.strip())
 
-    found = _match_day(s, now, today, "future")
+    found = _match_day(s, now, today, "future", cal)
     if found:
         return found
 
     def pick_for(anchor: str | None) -> Callable[[_Span], date]:
-        return lambda span: _anchor(span, anchor, working_days=True)[0]
+        return lambda span: _anchor(span, anchor, cal)[0]
 
     period = _match_period(s, today, "future", pick_for)
     if period:
         span, anchor, relative = period
-        d, note = _anchor(span, anchor, working_days=True)
+        d, note = _anchor(span, anchor, cal)
         if span.kind == "week" and relative and d < today and span.start <= today <= span.end:
             # Typed at the weekend, "end of the week" means the coming one, not yesterday.
-            d, note = _anchor(_week_span(today, 1), anchor, working_days=True)
+            d, note = _anchor(_week_span(today, 1), anchor, cal)
             note = f"this week's working days are over, so the {note}"
         return d, note
     return _fallback(s, now, "future", _DUE_EXAMPLES)
 
 
-def parse_due_date(text: str, now: datetime) -> ParsedDate:
+def parse_due_date(
+    text: str, now: datetime, calendar: WorkingCalendar = ENGLAND_AND_WALES
+) -> ParsedDate:
     """Read a due date the way a UK council officer means it.
 
     Future-preferring: a date with no year is the next one still to come. Dates in the past
     are returned with ``is_past=True`` rather than rejected, because officers do record work
     that is already overdue; the caller decides whether to warn.
 
+    Week-based dates and working days skip `calendar`'s bank holidays (the council's region).
     Raises DateNotUnderstood (with a hint) rather than guessing when the text is not a date.
     """
     local = _local_now(now)
     today = local.date()
     try:
-        value, note = _due(text, local, today)
+        value, note = _due(text, local, today, calendar)
         _check_year(value.year)
     except _Reject as exc:
         raise DateNotUnderstood(text, exc.hint) from None
@@ -1081,7 +1061,7 @@ def _midnight(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=LONDON)
 
 
-def _since(text: str, now: datetime, today: date) -> datetime:
+def _since(text: str, now: datetime, today: date, cal: WorkingCalendar) -> datetime:
     try:
         s = _normalise(text)
     except _Reject as exc:
@@ -1107,9 +1087,9 @@ def _since(text: str, now: datetime, today: date) -> datetime:
             if unit == "hour":
                 return (now.astimezone(UTC) - timedelta(hours=n)).astimezone(LONDON)
             # Round down to midnight: a digest that repeats a few hours beats one that misses.
-            return _midnight(_shift(today, -n, unit))
+            return _midnight(_shift(today, -n, unit, cal))
 
-    found = _match_day(s, now, today, "past")
+    found = _match_day(s, now, today, "past", cal)
     if found is None:
         period = _match_period(s, today, "past", lambda anchor: lambda span: span.start)
         if period is not None:
@@ -1117,7 +1097,7 @@ def _since(text: str, now: datetime, today: date) -> datetime:
             if anchor in (None, "start", "beginning"):
                 found = span.start, ""
             else:
-                found = _anchor(span, anchor, working_days=False)
+                found = _anchor(span, anchor, None)
     if found is None:
         found = _fallback(s, now, "past", _SINCE_EXAMPLES)
     d = found[0]
@@ -1129,7 +1109,9 @@ def _since(text: str, now: datetime, today: date) -> datetime:
     return _midnight(d)
 
 
-def parse_since(text: str, now: datetime) -> datetime:
+def parse_since(
+    text: str, now: datetime, calendar: WorkingCalendar = ENGLAND_AND_WALES
+) -> datetime:
     """Start of the period meant in "what changed since ...?" questions.
 
     Past-preferring, the opposite of due dates: "since 1 November" asked in October means last
@@ -1139,7 +1121,7 @@ def parse_since(text: str, now: datetime) -> datetime:
     """
     local = _local_now(now)
     try:
-        return _since(text, local, local.date())
+        return _since(text, local, local.date(), calendar)
     except _Reject as exc:
         raise DateNotUnderstood(text, exc.hint) from None
 
@@ -1156,7 +1138,9 @@ _BETWEEN_RE = re.compile(r"(?:between|from)\s(?P<a>.+?)\s(?:and|to|until|till|-)
 _WINDOW_PREFIX_RE = re.compile(r"^(?:(?:due|in|during|for|over|within|across|on):?\s)+")
 
 
-def _window_span(s: str, now: datetime, today: date) -> tuple[date, date] | None:
+def _window_span(
+    s: str, now: datetime, today: date, cal: WorkingCalendar
+) -> tuple[date, date] | None:
     """A single phrase as a whole period ("March" is 1–31 March) or a single day."""
     s = _WINDOW_PREFIX_RE.sub("", s) or s
     period = _match_period(s, today, "future", lambda anchor: lambda span: span.end)
@@ -1164,15 +1148,15 @@ def _window_span(s: str, now: datetime, today: date) -> tuple[date, date] | None
         span, anchor, _ = period
         if anchor is None:
             return span.start, span.end
-        d = _anchor(span, anchor, working_days=True)[0]
+        d = _anchor(span, anchor, cal)[0]
         return d, d
-    found = _match_day(s, now, today, "future")
+    found = _match_day(s, now, today, "future", cal)
     if found is not None:
         return found[0], found[0]
     return None
 
 
-def _window(text: str, now: datetime, today: date) -> tuple[date, date]:
+def _window(text: str, now: datetime, today: date, cal: WorkingCalendar) -> tuple[date, date]:
     try:
         s = _normalise(text)
     except _Reject as exc:
@@ -1182,12 +1166,12 @@ def _window(text: str, now: datetime, today: date) -> tuple[date, date]:
         s = s[4:]
 
     if m := _BY_RE.fullmatch(s):
-        end = _due(m["rest"], now, today)[0]
+        end = _due(m["rest"], now, today, cal)[0]
         if end < today:
             raise _Reject(f"{format_date(end)} has already passed — try {_WINDOW_EXAMPLES}.")
         return today, end
     if m := _BETWEEN_RE.fullmatch(s):
-        first, second = _window_span(m["a"], now, today), _window_span(m["b"], now, today)
+        first, second = _window_span(m["a"], now, today, cal), _window_span(m["b"], now, today, cal)
         if first and second:
             if first[0] > second[1]:
                 raise _Reject(
@@ -1205,16 +1189,18 @@ def _window(text: str, now: datetime, today: date) -> tuple[date, date]:
             if unit == "hour":
                 end = (now.astimezone(UTC) + timedelta(hours=n)).astimezone(LONDON).date()
             else:
-                end = _shift(today, n, unit)
+                end = _shift(today, n, unit, cal)
             return today, end
 
-    found = _window_span(s, now, today)
+    found = _window_span(s, now, today, cal)
     if found is not None:
         return found
     raise _Reject(f"I couldn't read “{text.strip()}” as a time window. Try {_WINDOW_EXAMPLES}.")
 
 
-def parse_window(text: str, now: datetime) -> tuple[date, date]:
+def parse_window(
+    text: str, now: datetime, calendar: WorkingCalendar = ENGLAND_AND_WALES
+) -> tuple[date, date]:
     """Inclusive (start, end) dates for "what's due ...?" questions.
 
     Rolling phrases ("the next 14 days", "within a month") and "by ..." phrases run from today;
@@ -1224,6 +1210,6 @@ def parse_window(text: str, now: datetime) -> tuple[date, date]:
     """
     local = _local_now(now)
     try:
-        return _window(text, local, local.date())
+        return _window(text, local, local.date(), calendar)
     except _Reject as exc:
         raise DateNotUnderstood(text, exc.hint) from None

@@ -20,35 +20,21 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import holidays
 import yaml
 from apscheduler.triggers.cron import CronTrigger
 
+from tracker.calendar import DEFAULT_REGION, LONDON, WorkingCalendar, parse_region
+
 STRATEGY_GROUP = "strategy-group"
-DEFAULT_TIMEZONE = "Europe/London"
+DEFAULT_TIMEZONE = LONDON.key  # "Europe/London"
 DEFAULT_DIGEST_CRON = "0 9 * * mon"
 DEFAULT_NUDGE_CRON = "0 10 * * thu"
 DEFAULT_GRACE_HOURS = 24.0
-DEFAULT_REGION = "ENG"  # England and Wales share their bank holidays
-
-REGIONS = {
-    "eng": "ENG",
-    "england": "ENG",
-    "wls": "WLS",
-    "wales": "WLS",
-    "england and wales": "ENG",
-    "england & wales": "ENG",
-    "sct": "SCT",
-    "scotland": "SCT",
-    "nir": "NIR",
-    "northern ireland": "NIR",
-}
 OFF = {"off", "none", "never", "no", "false", ""}
 # The longest run of bank holidays and weekend days after a slot: Christmas on a
 # Friday moves to Tuesday; a week covers any real calendar.
@@ -155,18 +141,11 @@ class ScheduleConfig:
             problems.append(f"grace_hours: expected a number of hours, got {grace_raw!r}")
             grace_hours = DEFAULT_GRACE_HOURS
 
-        region_raw = data.get("bank_holidays", DEFAULT_REGION)
-        region: str | None
-        if region_raw is None or region_raw is False or str(region_raw).strip().lower() in OFF:
-            region = None
-        else:
-            region = REGIONS.get(str(region_raw).strip().lower())
-            if region is None:
-                problems.append(
-                    f"bank_holidays: unknown region {region_raw!r} (England and Wales, "
-                    "Scotland, Northern Ireland, or none)"
-                )
-                region = DEFAULT_REGION
+        region: str | None = DEFAULT_REGION
+        try:
+            region = parse_region(data.get("bank_holidays", DEFAULT_REGION))
+        except ValueError as error:
+            problems.append(f"bank_holidays: {error}")
         if problems:
             raise ScheduleConfigError(problems)
         return cls(
@@ -198,43 +177,6 @@ class ScheduleConfig:
             "grace_hours": self.grace_hours,
             "bank_holidays": self.bank_holidays or "none",
         }
-
-
-class WorkingCalendar:
-    """Bank holidays of one UK region (offline, from the `holidays` package)."""
-
-    def __init__(self, region: str | None, tz: ZoneInfo) -> None:
-        self.region = region
-        self.tz = tz
-
-    @cached_property
-    def _holidays(self) -> holidays.HolidayBase | dict[date, str]:
-        if self.region is None:
-            return {}
-        return holidays.country_holidays("GB", subdiv=self.region)
-
-    def holiday(self, day: date) -> str | None:
-        return self._holidays.get(day)
-
-    def is_working_day(self, day: date) -> bool:
-        return day.weekday() < 5 and self.holiday(day) is None
-
-    def shift(self, slot: datetime) -> datetime:
-        """The slot, or the next working day at the same local time if it is a bank holiday.
-
-        Only bank holidays move a slot: a schedule deliberately set for a Saturday stays
-        on Saturday. Re-localising the wall-clock time keeps 09:00 at 09:00 when the
-        move crosses a BST/GMT change.
-        """
-        local = slot.astimezone(self.tz)
-        day = local.date()
-        if self.holiday(day) is None:
-            return local
-        day += timedelta(days=1)
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        wall = time(local.hour, local.minute, local.second)
-        return datetime.combine(day, wall, tzinfo=self.tz)
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tracker.calendar import DEFAULT_REGION, parse_region
 from tracker.model import Role, parse_status
 
 OBJECTIVE_ID = re.compile(r"^(\d{1,2})\.(\d{1,3})$")
@@ -114,6 +115,27 @@ def _where(item: Any, label: str) -> str:
 def load_strategy(path: str | Path) -> Strategy:
     """Parse and validate a strategy YAML file, raising StrategyFileError with every problem."""
     path = Path(path)
+    raw = _read_yaml(path)
+    check = _Checker()
+    group = raw.get("strategy_group") or {}
+    strategy = Strategy(info=_info(raw, group, check))
+    themes = _themes(raw, strategy, check)
+    directorate_ids = {str(d.get("id")) for d in raw.get("directorates") or [] if d}
+    people_ids = _people(raw, group, directorate_ids, strategy, check)
+    seen_directorates = _directorates(raw, people_ids, strategy, check)
+    objective_ids = _objectives(raw, themes, seen_directorates, people_ids, strategy, check)
+    for item in raw.get("risks") or []:
+        risk = _risk_row(item, themes, objective_ids, people_ids, _where(item, "risk"), check)
+        if risk:
+            strategy.risks.append(risk)
+    if not any(p["role"] == Role.ADMIN.value for p in strategy.people):
+        check.fail("people", "nobody has role admin; name at least one administrator")
+    if check.problems:
+        raise StrategyFileError(path, check.problems)
+    return strategy
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_LineLoader)
     except FileNotFoundError:
@@ -125,19 +147,35 @@ def load_strategy(path: str | Path) -> Strategy:
         raise StrategyFileError(path, [f"{where}: not valid YAML ({problem})"]) from None
     if not isinstance(raw, dict):
         raise StrategyFileError(path, ["file: expected sections strategy, themes, objectives..."])
-    check = _Checker()
+    return raw
+
+
+def _info(raw: dict[str, Any], group: dict[str, Any], check: _Checker) -> dict[str, Any]:
+    """The strategy's names, its group's channel and the council's bank-holiday region.
+
+    The region (`digests: bank_holidays:`) is kept with the strategy so that due dates
+    typed in chat skip the same bank holidays as the digest schedule does.
+    """
     info_raw = raw.get("strategy") or {}
-    group = raw.get("strategy_group") or {}
-    info = {
+    digests = raw.get("digests")
+    region: str | None = DEFAULT_REGION
+    if isinstance(digests, dict):
+        try:
+            region = parse_region(digests.get("bank_holidays", DEFAULT_REGION))
+        except ValueError as error:
+            check.fail(_where(digests, "digests"), f"bank_holidays: {error}")
+    return {
         "name": str(info_raw.get("name") or "ICT Strategy"),
         "council": str(info_raw.get("council") or ""),
         "period": str(info_raw.get("period") or ""),
         "group_name": str(group.get("name") or "Strategy group"),
         "group_short": str(group.get("short_name") or group.get("name") or "Strategy group"),
         "group_channel": group.get("channel"),
+        "bank_holidays": region,
     }
-    strategy = Strategy(info=info)
 
+
+def _themes(raw: dict[str, Any], strategy: Strategy, check: _Checker) -> dict[int, str]:
     themes: dict[int, str] = {}
     for item in raw.get("themes") or []:
         where = _where(item, "theme")
@@ -151,89 +189,109 @@ def load_strategy(path: str | Path) -> Strategy:
             check.fail(where, f"theme {number} has no title")
         themes[number] = title
         strategy.themes.append({"number": number, "title": title})
+    return themes
 
+
+def _people(
+    raw: dict[str, Any],
+    group: dict[str, Any],
+    directorate_ids: set[str],
+    strategy: Strategy,
+    check: _Checker,
+) -> set[str]:
     people_ids: set[str] = set()
-    raw_people = raw.get("people") or []
-    directorate_ids = {str(d.get("id")) for d in raw.get("directorates") or [] if d}
     members = {str(m) for m in group.get("members") or []}
-    for item in raw_people:
-        where = _where(item, f"person {item.get('id', '?')}")
-        pid = str(item.get("id") or "")
-        if not PERSON_ID.match(pid):
-            check.fail(where, f"person id {pid!r} must be lower-case letters, digits, . _ -")
-            continue
-        if pid in people_ids:
-            check.fail(where, f"duplicate person id {pid}")
-        people_ids.add(pid)
-        role = Role.parse(str(item.get("role") or "officer"))
-        if role is None:
-            check.fail(
-                where,
-                f"unknown role {item.get('role')!r} (use officer, directorate lead, "
-                f"strategy group or admin)",
-            )
-            continue
-        directorate = item.get("directorate")
-        if directorate is not None and str(directorate) not in directorate_ids:
-            check.fail(
-                where,
-                f"unknown directorate {directorate!r} (known: "
-                f"{', '.join(sorted(directorate_ids))})",
-            )
-        strategy.people.append(
-            {
-                "id": pid,
-                "name": str(item.get("name") or pid),
-                "role": role.value,
-                "directorate": directorate,
-                "slack_id": item.get("slack_id"),
-                "teams_id": item.get("teams_id"),
-                "email": item.get("email"),
-                "strategy_group": pid in members or role is Role.STRATEGY_GROUP,
-            }
-        )
+    for item in raw.get("people") or []:
+        person = _person_row(item, people_ids, directorate_ids, members, check)
+        if person:
+            strategy.people.append(person)
     for member in sorted(members - people_ids):
         check.fail("strategy_group", f"member {member!r} is not in people")
+    return people_ids
 
-    seen_directorates: set[str] = set()
+
+def _person_row(
+    item: dict[str, Any],
+    people_ids: set[str],
+    directorate_ids: set[str],
+    members: set[str],
+    check: _Checker,
+) -> dict[str, Any] | None:
+    where = _where(item, f"person {item.get('id', '?')}")
+    pid = str(item.get("id") or "")
+    if not PERSON_ID.match(pid):
+        check.fail(where, f"person id {pid!r} must be lower-case letters, digits, . _ -")
+        return None
+    if pid in people_ids:
+        check.fail(where, f"duplicate person id {pid}")
+    people_ids.add(pid)
+    role = Role.parse(str(item.get("role") or "officer"))
+    if role is None:
+        check.fail(
+            where,
+            f"unknown role {item.get('role')!r} (use officer, directorate lead, "
+            f"strategy group or admin)",
+        )
+        return None
+    directorate = item.get("directorate")
+    if directorate is not None and str(directorate) not in directorate_ids:
+        check.fail(
+            where,
+            f"unknown directorate {directorate!r} (known: {', '.join(sorted(directorate_ids))})",
+        )
+    return {
+        "id": pid,
+        "name": str(item.get("name") or pid),
+        "role": role.value,
+        "directorate": directorate,
+        "slack_id": item.get("slack_id"),
+        "teams_id": item.get("teams_id"),
+        "email": item.get("email"),
+        "strategy_group": pid in members or role is Role.STRATEGY_GROUP,
+    }
+
+
+def _directorates(
+    raw: dict[str, Any], people_ids: set[str], strategy: Strategy, check: _Checker
+) -> set[str]:
+    seen: set[str] = set()
     for item in raw.get("directorates") or []:
         where = _where(item, f"directorate {item.get('id', '?')}")
         did = str(item.get("id") or "")
         if not PERSON_ID.match(did):
             check.fail(where, f"directorate id {did!r} must be lower-case letters, digits, . _ -")
             continue
-        if did in seen_directorates:
+        if did in seen:
             check.fail(where, f"duplicate directorate id {did}")
-        seen_directorates.add(did)
+        seen.add(did)
         lead = item.get("lead")
         if lead is not None and str(lead) not in people_ids:
             check.fail(where, f"lead {lead!r} is not in people")
         strategy.directorates.append(
             {"id": did, "name": str(item.get("name") or did), "lead": lead}
         )
+    return seen
 
+
+def _objectives(
+    raw: dict[str, Any],
+    themes: dict[int, str],
+    directorates: set[str],
+    people_ids: set[str],
+    strategy: Strategy,
+    check: _Checker,
+) -> set[str]:
     objective_ids: set[str] = set()
     for item in raw.get("objectives") or []:
         where = _where(item, f"objective {item.get('id', '?')}")
-        row = _objective_row(item, themes, seen_directorates, people_ids, where, check)
+        row = _objective_row(item, themes, directorates, people_ids, where, check)
         if row is None:
             continue
         if row["id"] in objective_ids:
             check.fail(where, f"duplicate objective id {row['id']}")
         objective_ids.add(row["id"])
         strategy.objectives.append(row)
-
-    for item in raw.get("risks") or []:
-        where = _where(item, "risk")
-        risk = _risk_row(item, themes, objective_ids, people_ids, where, check)
-        if risk:
-            strategy.risks.append(risk)
-
-    if not any(p["role"] == Role.ADMIN.value for p in strategy.people):
-        check.fail("people", "nobody has role admin; name at least one administrator")
-    if check.problems:
-        raise StrategyFileError(path, check.problems)
-    return strategy
+    return objective_ids
 
 
 def _objective_row(
