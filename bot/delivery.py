@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from handlers.reply import Reply
 from storage.repository import Repository
+from tracker.schedule import STRATEGY_GROUP  # the recipient name digests use for the group
 
 if TYPE_CHECKING:
     from bot.channels.slack import SlackChannel
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNELS = ("slack", "teams", "console")
-
-
-STRATEGY_GROUP = "strategy-group"  # the recipient name digests use for the group
 
 
 class Undeliverable(RuntimeError):

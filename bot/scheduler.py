@@ -40,7 +40,6 @@ from apscheduler.triggers.base import BaseTrigger
 from handlers import digest_content as digest
 from handlers.reply import Reply
 from storage.repository import Repository, iso
-from tracker.chart import save_status_chart
 from tracker.schedule import (
     MAX_SHIFT,
     STRATEGY_GROUP,
@@ -345,29 +344,11 @@ class DigestScheduler:
         return run
 
     def _since(self, audience: str, schedule: Schedule, slot: Slot, now: datetime) -> datetime:
-        """The window starts where the last digest ended, else at the previous slot."""
-        last = digest.previous_digest_at(self.repo, audience)
-        if last is not None and last < now:
-            return last
-        previous = schedule.previous(slot.fire)
-        return previous.fire if previous else now - timedelta(days=7)
+        """The digest period's start: `digest_since`, the rule previews use too."""
+        return digest.digest_since(self.repo, audience, now, schedule, slot)
 
     async def build(self, audience: str, now: datetime, since: datetime) -> Reply:
-        if audience != STRATEGY_GROUP:
-            return digest.directorate_digest(self.repo, audience, now, since)
-        reply = digest.strategy_digest(
-            self.repo, now, since, digest.undelivered_since(self.repo, since)
-        )
-        try:
-            today = now.astimezone(self.config.tz).date()
-            path = await asyncio.to_thread(
-                save_status_chart, self.repo.themes(), self.repo.objectives(), self.chart_dir,
-                today,
-            )  # fmt: skip
-            reply.images.append(path)
-        except Exception:  # the digest still goes out, without its chart
-            log.exception("could not draw the status chart")
-        return reply
+        return await digest.compose_digest(self.repo, audience, now, since, self.chart_dir)
 
     async def _deliver(self, recipient: str, reply: Reply, what: str, now: datetime) -> bool:
         try:

@@ -1,16 +1,15 @@
 """Digest commands: preview a digest now, follow a directorate's digest, ask when the next is.
 
-Previews are built by the same functions the scheduler sends, from the previous
-digest's time (or the last 7 days), so what you see is what will go out. The schedule
-shown is the one the running scheduler stored in the data directory, so a console on
+Previews are built by the scheduler's own composer (`compose_digest`) over the same
+period (`digest_since`: since the previous digest, else the slot before the next one),
+so what you see is what will go out. The schedule shown is the one the running scheduler stored in the data directory, so a console on
 the same store answers for the server; without one, the defaults apply.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 
 from handlers import digest_content as digest
@@ -19,7 +18,6 @@ from handlers.permissions import led_directorates
 from handlers.reply import Item, Kind, Reply
 from handlers.resolve import find_directorate, fold
 from handlers.router import command
-from tracker.chart import save_status_chart
 from tracker.dates import LONDON
 from tracker.model import Directorate
 from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, nudge_schedule, schedules
@@ -74,8 +72,10 @@ def _find(ctx: Context, text: str) -> Directorate | Reply:
 
 
 def _since(ctx: Context, audience: str) -> datetime:
-    last = digest.previous_digest_at(ctx.repo, audience)
-    return last if last is not None and last < ctx.now else ctx.now - timedelta(days=7)
+    """The period the next scheduled digest will cover (`digest_since`, the scheduler's rule)."""
+    config, _ = schedule_config(ctx)
+    schedule = schedules(config, [audience]).get(audience)
+    return digest.digest_since(ctx.repo, audience, ctx.now, schedule)
 
 
 def _preview_note(ctx: Context, reply: Reply, audience: str) -> Reply:
@@ -87,24 +87,19 @@ def _preview_note(ctx: Context, reply: Reply, audience: str) -> Reply:
     return reply
 
 
+async def preview(ctx: Context, audience: str) -> Reply:
+    """What `audience` would get now, built by the scheduler's composer; nothing is sent."""
+    charts = Path(ctx.repo.store.directory) / "charts"
+    reply = await digest.compose_digest(ctx.repo, audience, ctx.now, _since(ctx, audience), charts)
+    return _preview_note(ctx, reply, audience)
+
+
 async def directorate_preview(ctx: Context, directorate: Directorate) -> Reply:
-    reply = digest.directorate_digest(
-        ctx.repo, directorate.id, ctx.now, _since(ctx, directorate.id)
-    )
-    return _preview_note(ctx, reply, directorate.id)
+    return await preview(ctx, directorate.id)
 
 
 async def strategy_preview(ctx: Context) -> Reply:
-    since = _since(ctx, STRATEGY_GROUP)
-    reply = digest.strategy_digest(
-        ctx.repo, ctx.now, since, digest.undelivered_since(ctx.repo, since)
-    )
-    charts = Path(ctx.repo.store.directory) / "charts"
-    path = await asyncio.to_thread(
-        save_status_chart, ctx.repo.themes(), ctx.repo.objectives(), charts, ctx.today
-    )
-    reply.images.append(path)
-    return _preview_note(ctx, reply, STRATEGY_GROUP)
+    return await preview(ctx, STRATEGY_GROUP)
 
 
 def _own_directorate(ctx: Context) -> str | None:

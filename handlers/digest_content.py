@@ -14,17 +14,24 @@ Rules every digest follows:
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from handlers.reply import Item, Rag, Reply
 from storage.repository import Change, Repository
 from tracker import progress
 from tracker.calendar import LONDON, short_day
+from tracker.chart import save_status_chart
 from tracker.model import Objective, Person, Risk, Status
+from tracker.schedule import STRATEGY_GROUP, Schedule, Slot
+
+log = logging.getLogger(__name__)
 
 DUE_SOON_DAYS = 14
 TOP_RISKS = 5
@@ -605,4 +612,48 @@ def nudge(
         f"Change the status or % in the message to match. An update before the weekly "
         f"digest{when} keeps your directorate's report current."
     )
+    return reply
+
+
+# ----------------------------------------------------------------- the one composer
+def digest_since(
+    repo: Repository,
+    audience: str,
+    now: datetime,
+    schedule: Schedule | None,
+    slot: Slot | None = None,
+) -> datetime:
+    """The start of the period a digest covers: one rule for sends and previews alike.
+
+    Since the audience's previous digest was sent; for its first digest, since the slot
+    before the digest's own slot (`slot` when sending; for a preview, the next slot to
+    fire); with no schedule (digests off for it), the last 7 days.
+    """
+    last = previous_digest_at(repo, audience)
+    if last is not None and last < now:
+        return last
+    own = slot or (schedule.next(now - timedelta(microseconds=1)) if schedule else None)
+    previous = schedule.previous(own.fire) if schedule and own else None
+    return previous.fire if previous else now - timedelta(days=7)
+
+
+async def compose_digest(
+    repo: Repository, audience: str, now: datetime, since: datetime, chart_dir: Path
+) -> Reply:
+    """The digest an audience gets, chart included: what the scheduler sends and previews show.
+
+    The chart is drawn in a worker thread; one that cannot be drawn is logged and left
+    out, and the digest still goes out.
+    """
+    if audience != STRATEGY_GROUP:
+        return directorate_digest(repo, audience, now, since)
+    reply = strategy_digest(repo, now, since, undelivered_since(repo, since))
+    try:
+        today = now.astimezone(LONDON).date()
+        path = await asyncio.to_thread(
+            save_status_chart, repo.themes(), repo.objectives(), chart_dir, today
+        )
+        reply.images.append(path)
+    except Exception:  # the digest still goes out, without its chart
+        log.exception("could not draw the status chart")
     return reply

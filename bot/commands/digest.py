@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import sys
 import tempfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bot.settings import Settings, add_store_options
@@ -22,7 +22,6 @@ from handlers import digest_content as digest
 from handlers.resolve import find_directorate
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError
 from storage.repository import Repository, Source
-from tracker.chart import save_status_chart
 from tracker.dates import LONDON
 from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, ScheduleConfigError, schedules
 from tracker.strategy_file import StrategyFileError, load_strategy
@@ -112,20 +111,12 @@ async def preview(settings: Settings, args: argparse.Namespace, now: datetime) -
             )
         try:
             audience = _audience(repo, args.audience)
-            last = digest.previous_digest_at(repo, audience)
-            since = last if last is not None and last < now else now - timedelta(days=7)
-            if audience == STRATEGY_GROUP:
-                reply = digest.strategy_digest(
-                    repo, now, since, digest.undelivered_since(repo, since)
-                )
-                charts = Path(args.chart_dir or tempfile.mkdtemp(prefix="digest-chart-"))
-                today = now.astimezone(LONDON).date()
-                reply.images.append(
-                    save_status_chart(repo.themes(), repo.objectives(), charts, today)
-                )
-            else:
-                reply = digest.directorate_digest(repo, audience, now, since)
             schedule = schedules(config, [audience]).get(audience)
+            since = digest.digest_since(repo, audience, now, schedule)
+            charts = Path(args.chart_dir or "")
+            if audience == STRATEGY_GROUP and not args.chart_dir:
+                charts = Path(tempfile.mkdtemp(prefix="digest-chart-"))
+            reply = await digest.compose_digest(repo, audience, now, since, charts)
             slot = schedule.next(now) if schedule else None
             notes.append(
                 "(Dry run: nothing was sent or recorded."
