@@ -3,7 +3,8 @@
 Previews are built by the scheduler's own composer (`compose_digest`) over the same
 period (`digest_since`: since the previous digest, else the slot before the next one),
 so what you see is what will go out. The schedule shown is the one the running
-scheduler stored in the data directory, so a console on the same store answers for the server; without one, the defaults apply.
+scheduler stored in the data directory, so a console on the same store answers for
+the server; without one, the defaults apply.
 """
 
 from __future__ import annotations
