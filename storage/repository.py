@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from storage.engine import DocumentStore, Transaction
+from storage.files import JOURNAL_NAME, SNAPSHOT_NAME
+from storage.files import StoreError as StoreError  # re-exported: what callers catch
 from tracker.model import (
     Directorate,
     Objective,
@@ -120,6 +122,11 @@ class Repository:
             data_dir, log_tables=LOG_TABLES, indexes=INDEXES, **engine_options
         )
         return cls(store, clock)
+
+    @staticmethod
+    def holds_store(data_dir: str | Path) -> bool:
+        """Whether `data_dir` already holds a store (a snapshot or a journal); reads only."""
+        return any((Path(data_dir) / name).exists() for name in (SNAPSHOT_NAME, JOURNAL_NAME))
 
     def close(self) -> None:
         self.store.close()

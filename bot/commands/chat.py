@@ -8,11 +8,10 @@ import sys
 
 from bot.app import running_app
 from bot.channels.console import run_console
+from bot.commands.errors import report_errors
 from bot.scheduler import ConsoleDelivery, scheduler_for
 from bot.settings import Settings, add_store_options
 from handlers.resolve import find_person
-from storage.files import StoreError
-from tracker.strategy_file import StrategyFileError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,13 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_chat(args))
-    except (StoreError, StrategyFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return report_errors(lambda: asyncio.run(_chat(args)))
 
 
 async def _chat(args: argparse.Namespace) -> int:

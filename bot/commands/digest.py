@@ -17,14 +17,14 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot.commands.errors import report_errors
 from bot.settings import Settings, add_store_options
 from handlers import digest_content as digest
 from handlers.resolve import find_directorate
-from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError
 from storage.repository import Repository, Source
 from tracker.dates import LONDON
-from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, ScheduleConfigError, schedules
-from tracker.strategy_file import StrategyFileError, load_strategy
+from tracker.schedule import STRATEGY_GROUP, ScheduleConfig, schedules
+from tracker.strategy_file import load_strategy
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,16 +68,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError:
         print(f"error: --at {args.at!r} is not a time like '2026-11-16 09:00'", file=sys.stderr)
         return 2
-    try:
-        text = asyncio.run(preview(Settings.from_args(args.data, args.strategy), args, now))
-    except (StoreError, StrategyFileError, ScheduleConfigError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except LookupError as error:
-        print(f"error: {error.args[0]}", file=sys.stderr)
-        return 2
-    print(text)
-    return 0
+    settings = Settings.from_args(args.data, args.strategy)
+
+    def main() -> int:
+        print(asyncio.run(preview(settings, args, now)))
+        return 0
+
+    return report_errors(main, usage=(LookupError,))
 
 
 def _moment(text: str | None) -> datetime:
@@ -87,16 +84,12 @@ def _moment(text: str | None) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
 
 
-def _has_store(data_dir: Path) -> bool:
-    return (data_dir / JOURNAL_NAME).exists() or (data_dir / SNAPSHOT_NAME).exists()
-
-
 async def preview(settings: Settings, args: argparse.Namespace, now: datetime) -> str:
     config = ScheduleConfig.from_strategy_file(settings.strategy_file)
     notes: list[str] = []
     with tempfile.TemporaryDirectory(prefix="digest-preview-") as scratch:
         repo = None
-        if _has_store(settings.data_dir):
+        if Repository.holds_store(settings.data_dir):
             repo = Repository.open(settings.data_dir)
             if repo.is_empty():
                 repo.close()

@@ -19,12 +19,11 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from bot.app import running_app
+from bot.commands.errors import report_errors
 from bot.delivery import Delivery
 from bot.scheduler import scheduler_for
 from bot.server import build_channels, create_app
 from bot.settings import Settings, add_store_options
-from storage.files import StoreError
-from tracker.strategy_file import StrategyFileError
 
 DEFAULT_PORT = 3978  # the Bot Framework's customary port
 
@@ -72,16 +71,8 @@ def is_loopback_host(host: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(serve(args, os.environ))
-    except (StoreError, StrategyFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    except ValueError as error:  # a bad PORT, or a bad setting the channels refused
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    # ValueError: a bad PORT, or a bad setting the channels refused (exit 2).
+    return report_errors(lambda: asyncio.run(serve(args, os.environ)), usage=(ValueError,))
 
 
 async def serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:

@@ -13,16 +13,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 import time
 from pathlib import Path
 
+from bot.commands.errors import fail
 from bot.settings import Settings, add_store_options
 from storage.engine import DocumentStore
 from storage.export import export_csv, export_json, export_xlsx, import_json
-from storage.files import StoreError, free_name
+from storage.files import free_name
 from storage.recovery import describe, recover
-from storage.repository import INDEXES, LOG_TABLES
+from storage.repository import INDEXES, LOG_TABLES, StoreError
 
 
 def _data(args: argparse.Namespace) -> Path:
@@ -40,17 +40,12 @@ def _open(data: Path) -> DocumentStore:
     return DocumentStore.open(data, log_tables=LOG_TABLES, indexes=INDEXES)
 
 
-def _fail(error: Exception) -> int:
-    print(f"error: {error}", file=sys.stderr)
-    return 1
-
-
 # ---------------------------------------------------------------------- recover
 def run_recover(args: argparse.Namespace) -> int:
     try:
         report = recover(_data(args))
     except StoreError as error:
-        return _fail(error)
+        return fail(error)
     print("\n".join(report.lines()))
     return 0
 
@@ -59,16 +54,16 @@ def run_recover(args: argparse.Namespace) -> int:
 def run_backup(args: argparse.Namespace) -> int:
     target = Path(args.to) if args.to else free_name(Path("backups") / _stamp())
     if target.exists() and any(target.iterdir()):
-        return _fail(StoreError(f"{target} is not empty; back up into a new folder."))
+        return fail(StoreError(f"{target} is not empty; back up into a new folder."))
     try:
         store = _open(_data(args))
     except StoreError as error:
-        return _fail(error)
+        return fail(error)
     try:
         summary = asyncio.run(store.backup(target))
         expected = store.export_tables()
     except StoreError as error:
-        return _fail(error)
+        return fail(error)
     finally:
         store.close()
     copy = DocumentStore.open(target, log_tables=LOG_TABLES, indexes=INDEXES)
@@ -77,7 +72,7 @@ def run_backup(args: argparse.Namespace) -> int:
     finally:
         copy.close()
     if not same:
-        return _fail(StoreError(f"the backup in {target} does not match the store; try again."))
+        return fail(StoreError(f"the backup in {target} does not match the store; try again."))
     size = sum(p.stat().st_size for p in target.iterdir()) / 1e6
     print(
         f"Backed up {_data(args)} to {target} ({size:.1f} MB, up to entry {summary['seq']}): "
@@ -95,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
     try:
         store = _open(_data(args))
     except StoreError as error:
-        return _fail(error)
+        return fail(error)
     try:
         tables = store.export_tables()
         seq = store.seq
@@ -116,7 +111,7 @@ def run_import_json(args: argparse.Namespace) -> int:
     try:
         counts = import_json(Path(args.file), _data(args), log_tables=LOG_TABLES, indexes=INDEXES)
     except StoreError as error:
-        return _fail(error)
+        return fail(error)
     print(f"Imported {describe(counts)} into {_data(args)}.")
     return 0
 

@@ -11,8 +11,8 @@ import asyncio
 import sys
 
 from bot.app import running_app
+from bot.commands.errors import report_errors
 from bot.settings import Settings, add_store_options
-from storage.files import StoreError
 from storage.repository import Source
 from tracker.strategy_file import StrategyFileError, load_strategy, read_objectives_csv
 
@@ -48,11 +48,7 @@ def run_check(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    try:
-        return asyncio.run(_import(args))
-    except (StoreError, StrategyFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    return report_errors(lambda: asyncio.run(_import(args)))
 
 
 async def _import(args: argparse.Namespace) -> int:
