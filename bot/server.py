@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from bot.delivery import Delivery
+from handlers.message import TrackerLike
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,6 @@ DELIVERY_KEY = web.AppKey("delivery", Delivery)
 
 class HasHealth(Protocol):
     def health(self) -> Any: ...
-
-
-class TrackerLike(Protocol):
-    async def handle(self, message: Any) -> Any: ...
 
 
 @dataclass

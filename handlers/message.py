@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from handlers.reply import Reply
 
 
 @dataclass(frozen=True)
@@ -26,3 +30,10 @@ class IncomingMessage:
     sender: Sender
     message_id: str | None = None
     conversation_id: str | None = None
+
+
+class TrackerLike(Protocol):
+    """What a channel needs from the core (the front door, `handlers.tracker.Tracker`):
+    one message in, one channel-neutral Reply out. The one definition channels share."""
+
+    async def handle(self, message: IncomingMessage) -> Reply: ...

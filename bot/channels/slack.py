@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
@@ -53,7 +53,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
 from bot.delivery import Undeliverable
-from handlers.message import IncomingMessage, Sender
+from handlers.message import IncomingMessage, Sender, TrackerLike
 from handlers.reply import Kind, Reply
 from storage.repository import Repository
 
@@ -69,10 +69,6 @@ SEEN_MAX = 10_000
 # messages and the rest are not commands.
 USER_SUBTYPES = {None, "file_share", "thread_broadcast"}
 SLACK_HOSTS = ("slack.com", "slack-gov.com")
-
-
-class TrackerLike(Protocol):
-    async def handle(self, message: IncomingMessage) -> Reply: ...
 
 
 @dataclass(frozen=True)

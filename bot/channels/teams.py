@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -51,7 +51,7 @@ from bot.delivery import (
     teams_email_key,
     teams_user_key,
 )
-from handlers.message import IncomingMessage, Sender
+from handlers.message import IncomingMessage, Sender, TrackerLike
 from handlers.reply import Kind, Reply
 from storage.repository import Repository
 
@@ -60,10 +60,6 @@ log = logging.getLogger(__name__)
 MESSAGES_PATH = "/api/messages"
 MAX_BODY_BYTES = 256 * 1024
 TRUE_WORDS = {"1", "true", "yes", "on"}
-
-
-class TrackerLike(Protocol):
-    async def handle(self, message: IncomingMessage) -> Reply: ...
 
 
 @dataclass(frozen=True)
