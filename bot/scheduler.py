@@ -37,6 +37,7 @@ from typing import Any, Protocol, TextIO
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 
+from bot.delivery import DeliveryResult
 from handlers import digest_content as digest
 from handlers.reply import Reply
 from storage.repository import Repository, iso
@@ -58,21 +59,14 @@ STUCK_AFTER = timedelta(hours=1)
 
 
 # ----------------------------------------------------------------- delivery
-@dataclass(frozen=True)
-class DeliveryResult:
-    ok: bool
-    detail: str = ""
-
-
 class Delivery(Protocol):
-    """What the scheduler needs from the channels: send a reply to a person or the group.
+    """What the scheduler needs from the channels: `bot.delivery.Delivery.send`.
 
-    `recipient` is a person id, or "strategy-group" for the strategy group's channel.
-    Return something with `.ok` (and optionally `.detail`), or raise, when the recipient
-    cannot be reached.
+    `recipient` is a person id, or "strategy-group" for the strategy group's channel;
+    the result says whether the message arrived (raising counts as not delivered).
     """
 
-    async def send(self, recipient: str, reply: Reply) -> Any: ...
+    async def send(self, recipient: str, reply: Reply) -> DeliveryResult: ...
 
 
 class ConsoleDelivery:
@@ -89,7 +83,7 @@ class ConsoleDelivery:
         print(f"\n──── to {label} ({recipient}) ────", file=stream)
         print(reply.as_text(), file=stream)  # includes "(chart saved to ...)"
         stream.flush()
-        return DeliveryResult(True)
+        return DeliveryResult(recipient, True, "console")
 
 
 # ----------------------------------------------------------------- trigger
@@ -353,8 +347,7 @@ class DigestScheduler:
     async def _deliver(self, recipient: str, reply: Reply, what: str, now: datetime) -> bool:
         try:
             result = await asyncio.wait_for(self.delivery.send(recipient, reply), SEND_TIMEOUT)
-            ok = bool(getattr(result, "ok", True))
-            detail = str(getattr(result, "detail", "") or getattr(result, "error", "") or "")
+            ok, detail = result.delivered, result.detail
         except Exception as error:
             ok, detail = False, str(error) or type(error).__name__
         if not ok:

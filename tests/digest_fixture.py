@@ -154,12 +154,12 @@ class Recorder:
         self.sent: list[tuple[str, object, datetime]] = []
 
     async def send(self, recipient: str, reply: object):
-        from bot.scheduler import DeliveryResult
+        from bot.delivery import DeliveryResult
 
         if recipient in self.unreachable:
-            return DeliveryResult(False, "no Slack or Teams identity")
+            return DeliveryResult(recipient, False, detail="no Slack or Teams identity")
         self.sent.append((recipient, reply, datetime.now(LONDON)))
-        return DeliveryResult(True)
+        return DeliveryResult(recipient, True)
 
     def recipients(self) -> list[str]:
         return [r for r, _, _ in self.sent]

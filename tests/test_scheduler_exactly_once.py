@@ -117,14 +117,15 @@ WORKER = textwrap.dedent(
     import asyncio, json, os, sys
     from datetime import datetime
     sys.path.insert(0, sys.argv[1])
-    from bot.scheduler import DeliveryResult, DigestScheduler
+    from bot.delivery import DeliveryResult
+    from bot.scheduler import DigestScheduler
     from storage.repository import Repository
 
     class FileDelivery:
         async def send(self, recipient, reply):
             with open(sys.argv[3], "a") as out:
                 out.write(json.dumps([os.getpid(), recipient]) + "\\n")
-            return DeliveryResult(True)
+            return DeliveryResult(recipient, True)
 
     async def main():
         moment = datetime.fromisoformat(sys.argv[4])
