@@ -841,6 +841,18 @@ def _named_period(
     rest: str, today: date, prefer: Prefer, pick: Callable[[_Span], date]
 ) -> _Span | None:
     """Months, quarters, financial years and years, resolving a missing year by preference."""
+    span = _quarter_period(rest, today, prefer, pick) or _fy_period(rest)
+    if span is None:
+        span = _month_period(rest, today, prefer, pick)
+    if span is None and (m := _YEAR_RE.fullmatch(rest)):
+        span = _year_span(int(m["year"]))
+    return span
+
+
+def _quarter_period(
+    rest: str, today: date, prefer: Prefer, pick: Callable[[_Span], date]
+) -> _Span | None:
+    """Financial quarters ("Q3 2026/27", "Q3 of the financial year"), then calendar ones."""
     for pattern in _FY_QUARTER_RES:
         if m := pattern.fullmatch(rest):
             start = _fy_start(m)
@@ -855,6 +867,11 @@ def _named_period(
             if m["year"]:
                 return _quarter_span(_two_digit_year(m["year"]), q)
             return _choose_year(lambda y, q=q: _quarter_span(y, q), today, prefer, pick)
+    return None
+
+
+def _fy_period(rest: str) -> _Span | None:
+    """A whole financial year ("2026/27"); "FY27" alone is refused as ambiguous."""
     if m := _FY_RE.fullmatch(rest):
         start = _fy_start(m)
         if start is not None:
@@ -865,19 +882,25 @@ def _named_period(
             f"“{rest.upper()}” is ambiguous — write the financial year in full, "
             f"e.g. {_fy_name(y - 1)} or {_fy_name(y)}."
         )
-    if m := _MONTH_YEAR_RE.fullmatch(rest):
-        if m["mnum"]:
-            month, year = int(m["mnum"]), int(m["y4n"])
-            if not 1 <= month <= 12:
-                raise _Reject(f"“{rest}” isn't a date: there is no month {month}.")
-            return _month_span(year, month)
-        month = _MONTH_NUM[m["month"][:3]]
-        if m["y2"] or m["y4"]:
-            return _month_span(_two_digit_year(m["y2"] or m["y4"]), month)
-        return _choose_year(lambda y: _month_span(y, month), today, prefer, pick)
-    if m := _YEAR_RE.fullmatch(rest):
-        return _year_span(int(m["year"]))
     return None
+
+
+def _month_period(
+    rest: str, today: date, prefer: Prefer, pick: Callable[[_Span], date]
+) -> _Span | None:
+    """A month, with or without its year ("March", "03/2027", "March 27")."""
+    m = _MONTH_YEAR_RE.fullmatch(rest)
+    if m is None:
+        return None
+    if m["mnum"]:
+        month, year = int(m["mnum"]), int(m["y4n"])
+        if not 1 <= month <= 12:
+            raise _Reject(f"“{rest}” isn't a date: there is no month {month}.")
+        return _month_span(year, month)
+    month = _MONTH_NUM[m["month"][:3]]
+    if m["y2"] or m["y4"]:
+        return _month_span(_two_digit_year(m["y2"] or m["y4"]), month)
+    return _choose_year(lambda y: _month_span(y, month), today, prefer, pick)
 
 
 def _anchor(span: _Span, anchor: str | None, working: WorkingCalendar | None) -> tuple[date, str]:
