@@ -28,7 +28,7 @@ from storage.repository import Change, Repository
 from tracker import progress
 from tracker.calendar import LONDON, short_day
 from tracker.chart import save_status_chart
-from tracker.model import Objective, Person, Risk, Status
+from tracker.model import Directorate, Objective, Person, Risk, Status
 from tracker.schedule import STRATEGY_GROUP, Schedule, Slot
 
 log = logging.getLogger(__name__)
@@ -458,6 +458,78 @@ def _worst_rag(objectives: list[Objective]) -> Rag:
     return Rag.GREEN
 
 
+def _theme_items(repo: Repository, win: Window, objectives: list[Objective]) -> list[Item]:
+    """Per theme: counts by status, % achieved / partly achieved, change since last week."""
+    theme_items = []
+    for theme in repo.themes():
+        in_theme = [o for o in objectives if o.theme == theme.number]
+        if not in_theme:
+            continue
+        now_tally = progress.tally(in_theme)
+        was_tally = progress.tally(replace(o, status=status_at_start(win, o)) for o in in_theme)
+        text = (
+            f"{theme.number} {short(theme.title, THEME_TITLE_CHARS)} — {now_tally.headline()}; "
+            f"{now_tally.percent(Status.ACHIEVED)}% achieved, "
+            f"{now_tally.percent(Status.PARTLY_ACHIEVED)}% partly"
+        )
+        delta = _delta(was_tally, now_tally)
+        if delta:
+            text += f" [since last week: {delta}]"
+        theme_items.append(Item(text, _worst_rag(in_theme)))
+    return theme_items
+
+
+def _exception_items(
+    repo: Repository, win: Window, objectives: list[Objective], names: dict[str, str]
+) -> list[Item]:
+    """Off track, newly at risk, overdue — each objective once, off track first."""
+    today = win.today
+    exceptions = []
+    for objective in objectives:
+        was = status_at_start(win, objective)
+        tags = []
+        if objective.status is Status.OFF_TRACK:
+            tags.append("off track" + (" (new)" if was is not Status.OFF_TRACK else ""))
+        elif objective.status is Status.AT_RISK and was is not Status.AT_RISK:
+            tags.append(f"newly at risk, was {was.value}")
+        if objective.is_overdue(today):
+            tags.append(f"overdue by {plural(progress.days_late(objective, today), 'day')}")
+        if tags:
+            exceptions.append((objective, tags))
+    exceptions.sort(key=lambda e: (e[0].status is not Status.OFF_TRACK, e[0].id))
+    return [
+        Item(
+            f"{o.id} {short(o.title, TITLE_CHARS)} — {', '.join(tags)} "
+            f"({names.get(o.directorate, o.directorate)}, {name_of(repo, o.owner)})",
+            o.status.rag,
+        )
+        for o, tags in exceptions
+    ]
+
+
+def _silent_directorates(
+    repo: Repository, win: Window, objectives: list[Objective], directorates: list[Directorate]
+) -> list[str]:
+    """Directorates with open objectives and no update in the window."""
+    today = win.today
+    silent = []
+    for directorate in directorates:
+        own = [o for o in objectives if o.directorate == directorate.id]
+        open_own = [o for o in own if not o.status.is_closed]
+        if not open_own or any(win.objectives.get(o.id, None) and
+                               win.objectives[o.id].updates() for o in own):  # fmt: skip
+            continue
+        last = max((o.last_update for o in own if o.last_update), default=None)
+        when = "no updates yet"
+        if last:
+            when = f"last update {day(datetime.fromisoformat(last), today)}"
+        silent.append(
+            f"{directorate.name} (lead {name_of(repo, directorate.lead)}): "
+            f"{plural(len(open_own), 'open objective')}, {when}"
+        )
+    return silent
+
+
 def strategy_digest(
     repo: Repository,
     now: datetime,
@@ -498,51 +570,10 @@ def strategy_digest(
             f"Quiet week: no updates from any directorate since {day(since, today)}."
         )
 
-    # Per theme: counts by status, % achieved / partly achieved, change since last week.
-    theme_items = []
-    for theme in repo.themes():
-        in_theme = [o for o in objectives if o.theme == theme.number]
-        if not in_theme:
-            continue
-        now_tally = progress.tally(in_theme)
-        was_tally = progress.tally(replace(o, status=status_at_start(win, o)) for o in in_theme)
-        text = (
-            f"{theme.number} {short(theme.title, THEME_TITLE_CHARS)} — {now_tally.headline()}; "
-            f"{now_tally.percent(Status.ACHIEVED)}% achieved, "
-            f"{now_tally.percent(Status.PARTLY_ACHIEVED)}% partly"
-        )
-        delta = _delta(was_tally, now_tally)
-        if delta:
-            text += f" [since last week: {delta}]"
-        theme_items.append(Item(text, _worst_rag(in_theme)))
-    reply.section("By theme", theme_items)
+    reply.section("By theme", _theme_items(repo, win, objectives))
 
-    # Exceptions: off track, newly at risk, overdue — each objective once.
     names = {d.id: d.name for d in directorates}
-    exceptions = []
-    for objective in objectives:
-        was = status_at_start(win, objective)
-        tags = []
-        if objective.status is Status.OFF_TRACK:
-            tags.append("off track" + (" (new)" if was is not Status.OFF_TRACK else ""))
-        elif objective.status is Status.AT_RISK and was is not Status.AT_RISK:
-            tags.append(f"newly at risk, was {was.value}")
-        if objective.is_overdue(today):
-            tags.append(f"overdue by {plural(progress.days_late(objective, today), 'day')}")
-        if tags:
-            exceptions.append((objective, tags))
-    exceptions.sort(key=lambda e: (e[0].status is not Status.OFF_TRACK, e[0].id))
-    reply.section(
-        "Exceptions",
-        [
-            Item(
-                f"{o.id} {short(o.title, TITLE_CHARS)} — {', '.join(tags)} "
-                f"({names.get(o.directorate, o.directorate)}, {name_of(repo, o.owner)})",
-                o.status.rag,
-            )
-            for o, tags in exceptions
-        ],
-    )
+    reply.section("Exceptions", _exception_items(repo, win, objectives, names))
 
     top = progress.top_risks(repo.risks(), TOP_RISKS)
     reply.section(
@@ -551,22 +582,10 @@ def strategy_digest(
     )
 
     if updates:
-        silent = []
-        for directorate in directorates:
-            own = [o for o in objectives if o.directorate == directorate.id]
-            open_own = [o for o in own if not o.status.is_closed]
-            if not open_own or any(win.objectives.get(o.id, None) and
-                                   win.objectives[o.id].updates() for o in own):  # fmt: skip
-                continue
-            last = max((o.last_update for o in own if o.last_update), default=None)
-            when = "no updates yet"
-            if last:
-                when = f"last update {day(datetime.fromisoformat(last), today)}"
-            silent.append(
-                f"{directorate.name} (lead {name_of(repo, directorate.lead)}): "
-                f"{plural(len(open_own), 'open objective')}, {when}"
-            )
-        reply.section(f"No update from these directorates since {day(since, today)}", silent)
+        reply.section(
+            f"No update from these directorates since {day(since, today)}",
+            _silent_directorates(repo, win, objectives, directorates),
+        )
 
     problems = [
         f"{entry.get('what', 'message')} to {name_of(repo, entry.get('recipient'))} on "
