@@ -168,6 +168,12 @@ class Transaction:
     def remove(self, table: str, doc_id: int) -> None:
         self.ops.append(["r", table, doc_id])
 
+    @property
+    def seq(self) -> int:
+        """The journal entry number this transaction will be written as (exact: the
+        transaction holds the locks and has caught up with every other process)."""
+        return self.store.seq + 1
+
 
 @dataclass
 class _Loaded:
