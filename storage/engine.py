@@ -42,11 +42,13 @@ from tinydb import TinyDB
 from tinydb.storages import Storage
 from tinydb.table import Document, Table
 
+from storage import faults
 from storage.files import (
     JOURNAL_NAME,
     LOCK_NAME,
     SNAPSHOT_NAME,
     StoreError,
+    StoreUnwritable,
     check_format,
     check_snapshot,
     decode_line,
@@ -219,6 +221,7 @@ class DocumentStore:
         self._db = TinyDB(storage=ReadOnlyStorage, tables=self._tables)
         self._compaction: asyncio.Task[None] | None = None
         self._closed = False
+        self._unwritable: str | None = None  # why the last write failed, until one succeeds
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -231,8 +234,12 @@ class DocumentStore:
         compact_bytes: int = DEFAULT_COMPACT_BYTES,
     ) -> DocumentStore:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        store = cls(directory, log_tables, indexes or {}, compact_bytes)
+        try:
+            faults.point("open", directory=directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            store = cls(directory, log_tables, indexes or {}, compact_bytes)
+        except OSError as error:
+            raise StoreUnwritable.from_os_error(error, "open the store in", directory) from None
         try:
             with store._flock():
                 loaded = store._load()
@@ -240,6 +247,9 @@ class DocumentStore:
                 store.warnings.extend(loaded.warnings)
                 if store._journal_size() > compact_bytes:
                     store._compact_locked()
+        except OSError as error:
+            store.close()
+            raise StoreUnwritable.from_os_error(error, "open the store in", directory) from None
         except BaseException:
             store.close()
             raise
@@ -326,7 +336,38 @@ class DocumentStore:
             return
         async with self._lock:
             loop = asyncio.get_running_loop()
-            self._apply_fresh(await loop.run_in_executor(self._writer, self._read_fresh_locked))
+            try:
+                fresh = await loop.run_in_executor(self._writer, self._read_fresh_locked)
+            except StoreUnwritable as error:
+                # Another process left a torn line we cannot set aside on a full disk:
+                # questions are still answered from what is in memory.
+                log.warning("%s", error)
+                self._unwritable = error.reason
+                return
+            self._apply_fresh(fresh)
+
+    def health(self) -> dict[str, Any]:
+        """{"ok": True}, or {"ok": False, "reason": ...} while the disk refuses writes.
+
+        After a failed write, each call checks whether the data folder takes a small
+        write again, so the store reports healthy as soon as space returns, without a
+        restart (the next transaction would succeed anyway).
+        """
+        if self._unwritable is not None:
+            probe = self.directory / "store.probe"
+            try:
+                with open(probe, "wb") as handle:
+                    faults.point("probe", fd=handle.fileno())
+                    handle.write(b"\0" * 4096)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError:
+                return {"ok": False, "reason": self._unwritable}
+            finally:
+                with contextlib.suppress(OSError):
+                    probe.unlink()
+            self._unwritable = None
+        return {"ok": True}
 
     # ----------------------------------------------------------------- writes
     @contextlib.asynccontextmanager
@@ -397,7 +438,10 @@ class DocumentStore:
                 )
             finally:
                 await asyncio.shield(loop.run_in_executor(self._writer, self._unlock))
-            return await loop.run_in_executor(self._writer, self._write_copy, Path(target))
+            try:
+                return await loop.run_in_executor(self._writer, self._write_copy, Path(target))
+            except OSError as error:
+                raise StoreUnwritable.from_os_error(error, "write the backup to", target) from None
 
     def snapshot_bytes(self) -> tuple[bytes, bytes]:
         """A consistent copy of (snapshot, journal) for backups, taken under the store lock.
@@ -479,25 +523,27 @@ class DocumentStore:
 
     def _append(self, line: bytes) -> None:
         """Append one line at the end of what we have read and make it durable (under flock)."""
-        journal = self._journal
-        assert journal is not None
+        assert self._journal is not None
+        fd = self._journal.fileno()  # unbuffered: a failed write leaves nothing queued
         try:
-            journal.seek(self._offset)
-            journal.write(line)
-            journal.flush()
-            journal.truncate()  # nothing may follow the newest line (belt and braces)
-            os.fsync(journal.fileno())
+            faults.point("append", fd=fd, offset=self._offset, line=line)
+            done = 0
+            while done < len(line):  # a short write means the disk ran out mid-line
+                done += os.pwrite(fd, line[done:], self._offset + done)
+            os.ftruncate(fd, self._offset + len(line))  # nothing may follow the newest line
+            faults.point("after-append", fd=fd)
+            os.fsync(fd)
         except OSError as error:
             # Disk full or I/O error: take back whatever part of the line reached the file
-            # so the journal never holds a half-written entry, and tell the caller.
+            # (truncating frees space, so it works on a full disk), so the journal never
+            # holds a half-written entry and the next write starts clean; tell the caller.
             with contextlib.suppress(OSError):
-                journal.seek(self._offset)
-                journal.truncate()
-                os.fsync(journal.fileno())
-            raise StoreError(
-                f"Could not save to {self._journal_path}: {error.strerror or error}. Nothing "
-                f"was recorded; free disk space (or fix the disk) and send the message again."
-            ) from error
+                os.ftruncate(fd, self._offset)
+                os.fsync(fd)
+            failure = StoreUnwritable.from_os_error(error, "save to", self._journal_path)
+            self._unwritable = failure.reason
+            raise failure from None
+        self._unwritable = None
 
     def _read_fresh(self) -> Fresh:
         """Under the flock: what other processes changed since we last looked.
@@ -561,10 +607,18 @@ class DocumentStore:
         """Save a torn last line next to the journal, then cut it off (caller holds flock)."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = free_name(self.directory / f"journal.torn-{stamp}")
-        with open(aside, "wb") as handle:
-            handle.write(torn)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(aside, "wb") as handle:
+                faults.point("set-aside", fd=handle.fileno())
+                handle.write(torn)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            # Never leave an empty or partial copy behind; the torn line stays until a
+            # later write can set it aside (it was never confirmed, and is never read).
+            with contextlib.suppress(OSError):
+                aside.unlink()
+            raise StoreUnwritable.from_os_error(error, "set aside a torn line in", aside) from None
         with open(self._journal_path, "r+b") as handle:
             handle.truncate(good_end)
             os.fsync(handle.fileno())
@@ -795,7 +849,9 @@ class DocumentStore:
         """
         generation = self._generation + 1
         pieces = snapshot_pieces(self._logical_tables(), generation, self._seq)
+        faults.point("snapshot")
         write_atomically(self._snapshot_path, pieces)
+        faults.point("between-renames")
         header = encode_line(journal_header(generation))
         write_atomically(self._journal_path, header)
         if self._journal:
@@ -810,6 +866,7 @@ class DocumentStore:
     def _write_copy(self, target: Path) -> dict[str, Any]:
         """Write the in-memory state as a new store in `target` (caller holds the writer lock)."""
         tables = self._logical_tables()
+        faults.point("snapshot-copy", target=target)
         write_store(target, tables, seq=self._seq, generation=self._generation)
         counts = {name: sum(map(len, chunks)) for name, chunks in tables.items()}
         return {"seq": self._seq, "counts": counts}

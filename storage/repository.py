@@ -21,6 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from storage.engine import DocumentStore, Transaction
+from storage.files import JOURNAL_NAME, SNAPSHOT_NAME
+from storage.files import StoreError as StoreError  # re-exported: upper layers import it here
+from storage.files import StoreUnwritable as StoreUnwritable  # (and nothing else of storage/)
 from tracker.model import (
     Directorate,
     Objective,
@@ -132,6 +135,21 @@ class Repository:
     @property
     def warnings(self) -> list[str]:
         return self.store.warnings
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder the store lives in (charts and other files go next to it)."""
+        return self.store.directory
+
+    @property
+    def store_files(self) -> tuple[Path, Path]:
+        """(snapshot, journal): the files a backup or an operator looks at."""
+        return self.data_dir / SNAPSHOT_NAME, self.data_dir / JOURNAL_NAME
+
+    def health(self) -> dict[str, Any]:
+        """{"ok": True}, or {"ok": False, "reason": "the server's disk is full"} while
+        writes fail; recovers by itself once the disk takes writes again."""
+        return self.store.health()
 
     async def refresh(self) -> None:
         await self.store.refresh()
