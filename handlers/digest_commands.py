@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import re
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from handlers.context import Context
 from handlers.permissions import led_directorates
@@ -99,7 +98,7 @@ async def strategy_preview(ctx: Context) -> Reply:
     reply = digest.strategy_digest(
         ctx.repo, ctx.now, since, digest.undelivered_since(ctx.repo, since)
     )
-    charts = Path(ctx.repo.store.directory) / "charts"
+    charts = ctx.repo.data_dir / "charts"
     path = await asyncio.to_thread(
         save_status_chart, ctx.repo.themes(), ctx.repo.objectives(), charts, ctx.today
     )

@@ -136,6 +136,11 @@ class Repository:
     def warnings(self) -> list[str]:
         return self.store.warnings
 
+    @staticmethod
+    def exists_in(data_dir: str | Path) -> bool:
+        """Whether `data_dir` holds a store (without opening or creating one)."""
+        return any((Path(data_dir) / name).exists() for name in (JOURNAL_NAME, SNAPSHOT_NAME))
+
     @property
     def data_dir(self) -> Path:
         """The folder the store lives in (charts and other files go next to it)."""

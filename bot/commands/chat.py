@@ -11,7 +11,7 @@ from bot.channels.console import run_console
 from bot.scheduler import ConsoleDelivery, scheduler_for
 from bot.settings import Settings, add_store_options
 from handlers.resolve import find_person
-from storage.files import StoreError
+from storage.repository import StoreError
 from tracker.strategy_file import StrategyFileError
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 from bot.settings import Settings, add_store_options
 from handlers.resolve import find_directorate
-from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError
-from storage.repository import Repository, Source
+from storage.repository import Repository, Source, StoreError
 from tracker import digest
 from tracker.chart import save_status_chart
 from tracker.dates import LONDON
@@ -89,7 +88,7 @@ def _moment(text: str | None) -> datetime:
 
 
 def _has_store(data_dir: Path) -> bool:
-    return (data_dir / JOURNAL_NAME).exists() or (data_dir / SNAPSHOT_NAME).exists()
+    return Repository.exists_in(data_dir)
 
 
 async def preview(settings: Settings, args: argparse.Namespace, now: datetime) -> str:

@@ -23,7 +23,7 @@ from bot.delivery import Delivery
 from bot.scheduler import scheduler_for
 from bot.server import build_channels, create_app
 from bot.settings import Settings, add_store_options
-from storage.files import StoreError
+from storage.repository import StoreError
 from tracker.strategy_file import StrategyFileError
 
 DEFAULT_PORT = 3978  # the Bot Framework's customary port

@@ -12,8 +12,7 @@ import sys
 
 from bot.app import running_app
 from bot.settings import Settings, add_store_options
-from storage.files import StoreError
-from storage.repository import Source
+from storage.repository import Source, StoreError
 from tracker.strategy_file import StrategyFileError, load_strategy, read_objectives_csv
 
 
