@@ -1,11 +1,16 @@
-"""The document store: TinyDB's document and query model over a durable journal.
+"""The document store: TinyDB's document model over a durable journal.
 
 Plain TinyDB rewrites and re-reads the whole JSON file on every operation, in place,
-so each write costs O(database) and a crash mid-write corrupts the file. Here TinyDB
-only ever reads: its storage hands it the tables held in memory, and every change
-goes through a transaction that is appended to a journal as one checksummed line and
+so each write costs O(database) and a crash mid-write corrupts the file. Here the
+tables are held in memory as TinyDB's layout ({table: {id: document}}, documents
+returned as `tinydb.table.Document` with their `doc_id`), and every change goes
+through a transaction that is appended to a journal as one checksummed line and
 fsynced *before* it is applied in memory and confirmed. Start-up loads the last
 snapshot and replays the journal; compaction writes a new snapshot atomically.
+
+TinyDB's query layer (`Query()`, `search`) is not used: every read the bot makes is an
+index lookup (`lookup`), a read by id (`get`) or an ordered scan (`iterate`, `newest`),
+which a linear `search` over 100,000 documents could only make slower.
 
 Write cost is one small append + fsync, independent of the store's size. Append-only
 tables (updates, audit) are split into fixed-size TinyDB tables ("chunks") so a query
@@ -38,9 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinydb import TinyDB
-from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Document
 
 from storage import faults
 from storage.files import (
@@ -63,7 +66,7 @@ from storage.migrations import migrate
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
-DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024  # bounds start-up replay (see docs/performance.md)
+DEFAULT_COMPACT_BYTES = 2 * 1024 * 1024  # bounds start-up replay (see docs/performance.md)
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 Op = list[Any]  # ["i", table, id, doc] | ["u", table, id, fields] | ["r", table, id]
@@ -133,19 +136,6 @@ def write_store(
         }
         write_atomically(directory / SNAPSHOT_NAME, snapshot_pieces(chunked, generation, seq))
         write_atomically(directory / JOURNAL_NAME, encode_line(journal_header(generation)))
-
-
-class ReadOnlyStorage(Storage):
-    """Hands TinyDB the in-memory tables; writes must go through a transaction."""
-
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-
-    def read(self) -> Tables:
-        return self.tables
-
-    def write(self, data: Tables) -> None:
-        raise RuntimeError("write through DocumentStore.transaction(), not TinyDB directly")
 
 
 @dataclass
@@ -218,7 +208,6 @@ class DocumentStore:
         self._indexes: dict[tuple[str, str], dict[Any, list[int]]] = {}
         self._next_ids: dict[str, int] = {}
         self._listeners: list[Callable[[list[Op]], None]] = []
-        self._db = TinyDB(storage=ReadOnlyStorage, tables=self._tables)
         self._compaction: asyncio.Task[None] | None = None
         self._closed = False
         self._unwritable: str | None = None  # why the last write failed, until one succeeds
@@ -266,12 +255,6 @@ class DocumentStore:
         self._lock_file.close()
 
     # ----------------------------------------------------------------- reads
-    def table(self, name: str) -> Table:
-        """A TinyDB table for queries (Query(), search, get) on a non-log table."""
-        if name in self.log_tables:
-            raise ValueError(f"{name} is a log table; use chunks(), lookup() or newest()")
-        return self._db.table(name)
-
     def get(self, table: str, doc_id: int) -> Document | None:
         doc = self._tables.get(self._physical(table, doc_id), {}).get(str(doc_id))
         return None if doc is None else Document(doc, doc_id)
@@ -648,11 +631,8 @@ class DocumentStore:
                 f"{self._journal_path} is out of sequence at entry {record.get('seq')} "
                 f"(expected {self._seq + 1}). Run `python -m bot recover --data {self.directory}`."
             )
-        touched: set[str] = set()
         for op in record["ops"]:
-            touched.add(self._apply_op(self._tables, op, index=True))
-        for name in touched:
-            self._db.table(name).clear_cache()
+            self._apply_op(self._tables, op, index=True)
         self._seq = record["seq"]
         self._offset += size
         for listener in self._listeners:
@@ -708,7 +688,6 @@ class DocumentStore:
 
     def _install_paused(self, loaded: _Loaded) -> None:
         self._tables = loaded.tables
-        self._db = TinyDB(storage=ReadOnlyStorage, tables=self._tables)  # fresh query caches
         self._generation = loaded.generation
         self._seq = loaded.seq
         self._offset = loaded.offset
