@@ -18,6 +18,7 @@ Points, in the order a store meets them:
 - `probe`: the health check tries a small write after a failed one (`fd`);
 - `snapshot-copy`: a backup is about to be written (`target`);
 - `snapshot`: a compaction is about to write the new snapshot;
+- `before-rename`: a file written whole to `.tmp` is about to replace `path`;
 - `between-renames`: the new snapshot is in place, the new journal not yet.
 """
 

@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from storage import faults
+
 FORMAT_NAME = "strategy-tracker-store"
 FORMAT_VERSION = 1
 
@@ -104,6 +106,7 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
                 handle.write(piece)
             handle.flush()
             os.fsync(handle.fileno())
+        faults.point("before-rename", path=path)
     except OSError:
         with contextlib.suppress(OSError):
             tmp.unlink()  # a full disk gets its space back; the old file is untouched
