@@ -148,7 +148,7 @@ class DigestScheduler:
         self.delivery = delivery
         self.config = config or ScheduleConfig()
         self.clock = clock or (lambda: datetime.now(UTC))
-        self.chart_dir = chart_dir or Path(repo.store.directory) / "charts"
+        self.chart_dir = chart_dir or repo.data_dir / "charts"
         self.instance = instance or f"{socket.gethostname()}:{os.getpid()}"
         self.sweep_minutes = sweep_minutes
         self.catch_up_task: asyncio.Task | None = None

@@ -125,6 +125,9 @@ def create_app(
         except Exception as error:
             log.exception("health check: store failed")
             store_ok, store = False, {"ok": False, "error": type(error).__name__}
+        else:
+            store = repo.health()  # {"ok": False, "reason": ...} while the disk refuses writes
+            store_ok = bool(store["ok"])
         if scheduler is None:
             sched_ok, sched = True, {"ok": True, "running": False, "note": "no scheduler"}
         else:

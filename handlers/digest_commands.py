@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from pathlib import Path
 
 from handlers import digest_content as digest
 from handlers.context import Context
@@ -90,7 +89,7 @@ def _preview_note(ctx: Context, reply: Reply, audience: str) -> Reply:
 
 async def preview(ctx: Context, audience: str) -> Reply:
     """What `audience` would get now, built by the scheduler's composer; nothing is sent."""
-    charts = Path(ctx.repo.store.directory) / "charts"
+    charts = ctx.repo.data_dir / "charts"
     reply = await digest.compose_digest(ctx.repo, audience, ctx.now, _since(ctx, audience), charts)
     return _preview_note(ctx, reply, audience)
 

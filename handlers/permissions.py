@@ -3,6 +3,11 @@
 Officers change objectives they own or that belong to their directorate; directorate
 leads, anything in the directorates they lead; strategy group members and admins,
 anything (including adding objectives and closing risks). Anyone known may ask.
+
+Risks, as a council's risk register works: the named owner manages a risk, the lead
+of the directorate it belongs to (through its objective) can step in, and the strategy
+group can change any. An officer logs a risk only on an objective they may update (or a
+theme where they have one) and owns it; only leads and the group name someone else.
 """
 
 from __future__ import annotations
@@ -59,22 +64,73 @@ def check_objective(repo: Repository, person: Person, objective: Objective) -> N
     )
 
 
-def check_risk(repo: Repository, person: Person, risk: Risk) -> None:
+RISK_RULE = (
+    "Officers change risks they own; directorate leads, any risk linked to their "
+    "directorate's objectives; the strategy group, any risk."
+)
+
+
+def _check_risk_owner(repo: Repository, person: Person, owner_id: str | None) -> None:
+    """Officers may name only themselves as a risk's owner; leads and the group, anyone."""
+    if owner_id in (None, person.id) or is_manager(person) or led_directorates(repo, person):
+        return
+    named = repo.person(owner_id)
+    raise NotAllowed(
+        f"You can't make {named.name if named else owner_id} the owner of a risk: officers "
+        "own the risks they log. Leave the owner out (it will be you), or ask your directorate "
+        "lead or a strategy group member."
+    )
+
+
+def check_risk(repo: Repository, person: Person, risk: Risk, new_owner: str | None = None) -> None:
+    """Officers: risks they own. Leads: risks linked to an objective of a directorate they
+    lead. Strategy group and admins: any risk. See RISK_RULE."""
+    _check_risk_owner(repo, person, new_owner)
     if is_manager(person) or risk.owner == person.id:
         return
-    if risk.objective:
-        objective = repo.objective(risk.objective)
-        if objective:
-            try:
-                check_objective(repo, person, objective)
-                return
-            except NotAllowed:
-                pass
+    objective = repo.objective(risk.objective) if risk.objective else None
+    if objective and objective.directorate in led_directorates(repo, person):
+        return
     owner = repo.person(risk.owner)
     raise NotAllowed(
         f"You can't change {risk.id}: it is owned by {owner.name if owner else 'someone else'}. "
-        "Risk owners, the linked objective's directorate and the strategy group can change it."
+        f"{RISK_RULE}"
     )
+
+
+def check_new_risk(
+    repo: Repository, person: Person, objective_id: str | None, theme: int | None, owner: str
+) -> None:
+    """Log a risk only on an objective (or a theme with an objective) you may update."""
+    _check_risk_owner(repo, person, owner)
+    if is_manager(person):
+        return
+    if objective_id:
+        objective = repo.objective(objective_id)
+        if objective:
+            try:
+                check_objective(repo, person, objective)
+            except NotAllowed as refusal:
+                raise NotAllowed(
+                    f"You can't log a risk on {objective.id}: " + str(refusal).partition(": ")[2]
+                ) from None
+        return
+    if theme is not None:
+        mine = []
+        for objective in repo.objectives():
+            if objective.theme != theme:
+                continue
+            try:
+                check_objective(repo, person, objective)
+            except NotAllowed:
+                continue
+            mine.append(objective.id)
+        if not mine:
+            raise NotAllowed(
+                f"You can't log a risk on theme {theme}: none of its objectives is yours or "
+                "your directorate's. Link it to an objective you report on, or ask a strategy "
+                "group member."
+            )
 
 
 def check_manager(person: Person, action: str) -> None:

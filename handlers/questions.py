@@ -461,8 +461,8 @@ async def who_am_i(ctx: Context, match: re.Match[str]) -> Reply:
         return Reply(title="I don't know you yet.", kind=Kind.ERROR)
     directorate = ctx.repo.directorate(person.directorate) if person.directorate else None
     rights = {
-        "officer": "objectives you own or of your directorate",
-        "directorate lead": "any objective of the directorate you lead",
+        "officer": "objectives you own or of your directorate, and risks you own",
+        "directorate lead": "any objective of the directorate you lead, and any risk on one",
         "strategy group": "anything, including adding objectives and closing risks",
         "admin": "anything, including adding objectives and closing risks",
     }[person.role.value]

@@ -14,7 +14,7 @@ from typing import Any
 
 from handlers.context import Context
 from handlers.format import change_lines, name_of, risk_item
-from handlers.permissions import check_manager, check_risk
+from handlers.permissions import check_manager, check_new_risk, check_risk
 from handlers.reply import Kind, Reply
 from handlers.resolve import NUMBER_WORDS, find_person, find_theme
 from handlers.router import command
@@ -178,7 +178,8 @@ def _no_risk(ctx: Context, rid: str) -> Reply:
         "mitigation: second supplier, review end of January",
     ),
     summary="Log a risk with likelihood and impact (1–5 or words), theme or objective, owner, "
-    "mitigation and review date.",
+    "mitigation and review date. Officers log risks on objectives they report on and own them; "
+    "leads and the strategy group may name any owner.",
 )
 async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
     parsed = read_risk(ctx, match.group("body"))
@@ -202,6 +203,9 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
         )
     fields = {"title": parsed.title, **parsed.values}
     fields.setdefault("owner", ctx.person.id)  # type: ignore[union-attr]
+    check_new_risk(  # type: ignore[arg-type]
+        ctx.repo, ctx.person, fields.get("objective"), fields.get("theme"), fields["owner"]
+    )
     risk = await ctx.repo.add_risk(fields, ctx.source)
     return _risk_reply(ctx, f"Logged risk {risk.id}: {risk.title}", risk)
 
@@ -217,7 +221,8 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
         "R2 owner Mo Khan",
         "R2 review end of January",
     ),
-    summary="Change a risk's likelihood, impact, mitigation, owner or review date.",
+    summary="Change a risk's likelihood, impact, mitigation, owner or review date (its owner, "
+    "the lead of its objective's directorate, or the strategy group).",
 )
 async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
     body = match.group("body").strip()
@@ -243,7 +248,7 @@ async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
             kind=Kind.ERROR,
             lines=[f"Problem: {'; '.join(parsed.problems)}. Nothing was changed."],
         )
-    check_risk(ctx.repo, ctx.person, risk)  # type: ignore[arg-type]
+    check_risk(ctx.repo, ctx.person, risk, parsed.values.get("owner"))  # type: ignore[arg-type]
     changes = await ctx.repo.change_risk(risk.id, parsed.values, ctx.source, "change risk")
     updated = ctx.repo.risk(risk.id)
     reply = _risk_reply(ctx, f"Updated risk {risk.id}: {risk.title}", updated)  # type: ignore[arg-type]

@@ -28,7 +28,7 @@ from handlers.message import IncomingMessage, Sender
 from handlers.permissions import NotAllowed
 from handlers.reply import Kind, Reply
 from handlers.router import dispatch, suggestions
-from storage.repository import NotFound, Repository
+from storage.repository import NotFound, Repository, StoreUnwritable
 from tracker.dates import LONDON
 from tracker.model import Person
 
@@ -91,6 +91,8 @@ class Tracker:
             return Reply(title="Not changed.", lines=[str(refusal)], kind=Kind.ERROR)
         except NotFound as missing:
             return Reply(title=f"I couldn't find {missing}.", kind=Kind.ERROR)
+        except StoreUnwritable as failure:  # disk full or read-only: said plainly, not "Sorry"
+            return Reply(title=f"Nothing was recorded: {failure.reason}.", kind=Kind.ERROR)
         if found is None:
             return self._not_understood(text)
         command, reply = found

@@ -1,11 +1,16 @@
-"""The document store: TinyDB's document and query model over a durable journal.
+"""The document store: TinyDB's document model over a durable journal.
 
 Plain TinyDB rewrites and re-reads the whole JSON file on every operation, in place,
-so each write costs O(database) and a crash mid-write corrupts the file. Here TinyDB
-only ever reads: its storage hands it the tables held in memory, and every change
-goes through a transaction that is appended to a journal as one checksummed line and
+so each write costs O(database) and a crash mid-write corrupts the file. Here the
+tables are held in memory as TinyDB's layout ({table: {id: document}}, documents
+returned as `tinydb.table.Document` with their `doc_id`), and every change goes
+through a transaction that is appended to a journal as one checksummed line and
 fsynced *before* it is applied in memory and confirmed. Start-up loads the last
 snapshot and replays the journal; compaction writes a new snapshot atomically.
+
+TinyDB's query layer (`Query()`, `search`) is not used: every read the bot makes is an
+index lookup (`lookup`), a read by id (`get`) or an ordered scan (`iterate`, `newest`),
+which a linear `search` over 100,000 documents could only make slower.
 
 Write cost is one small append + fsync, independent of the store's size. Append-only
 tables (updates, audit) are split into fixed-size TinyDB tables ("chunks") so a query
@@ -38,15 +43,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tinydb import TinyDB
-from tinydb.storages import Storage
-from tinydb.table import Document, Table
+from tinydb.table import Document
 
+from storage import faults
 from storage.files import (
     JOURNAL_NAME,
     LOCK_NAME,
     SNAPSHOT_NAME,
     StoreError,
+    StoreUnwritable,
     check_format,
     check_snapshot,
     decode_line,
@@ -61,7 +66,7 @@ from storage.migrations import migrate
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 2000
-DEFAULT_COMPACT_BYTES = 8 * 1024 * 1024  # bounds start-up replay (see docs/performance.md)
+DEFAULT_COMPACT_BYTES = 2 * 1024 * 1024  # bounds start-up replay (see docs/performance.md)
 
 Tables = dict[str, dict[str, dict[str, Any]]]
 Op = list[Any]  # ["i", table, id, doc] | ["u", table, id, fields] | ["r", table, id]
@@ -133,19 +138,6 @@ def write_store(
         write_atomically(directory / JOURNAL_NAME, encode_line(journal_header(generation)))
 
 
-class ReadOnlyStorage(Storage):
-    """Hands TinyDB the in-memory tables; writes must go through a transaction."""
-
-    def __init__(self, tables: Tables) -> None:
-        self.tables = tables
-
-    def read(self) -> Tables:
-        return self.tables
-
-    def write(self, data: Tables) -> None:
-        raise RuntimeError("write through DocumentStore.transaction(), not TinyDB directly")
-
-
 @dataclass
 class Transaction:
     """The changes one command makes; they become durable together or not at all."""
@@ -167,6 +159,12 @@ class Transaction:
 
     def remove(self, table: str, doc_id: int) -> None:
         self.ops.append(["r", table, doc_id])
+
+    @property
+    def seq(self) -> int:
+        """The journal entry number this transaction will be written as (exact: the
+        transaction holds the locks and has caught up with every other process)."""
+        return self.store.seq + 1
 
 
 @dataclass
@@ -210,9 +208,9 @@ class DocumentStore:
         self._indexes: dict[tuple[str, str], dict[Any, list[int]]] = {}
         self._next_ids: dict[str, int] = {}
         self._listeners: list[Callable[[list[Op]], None]] = []
-        self._db = TinyDB(storage=ReadOnlyStorage, tables=self._tables)
         self._compaction: asyncio.Task[None] | None = None
         self._closed = False
+        self._unwritable: str | None = None  # why the last write failed, until one succeeds
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -225,8 +223,12 @@ class DocumentStore:
         compact_bytes: int = DEFAULT_COMPACT_BYTES,
     ) -> DocumentStore:
         directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        store = cls(directory, log_tables, indexes or {}, compact_bytes)
+        try:
+            faults.point("open", directory=directory)
+            directory.mkdir(parents=True, exist_ok=True)
+            store = cls(directory, log_tables, indexes or {}, compact_bytes)
+        except OSError as error:
+            raise StoreUnwritable.from_os_error(error, "open the store in", directory) from None
         try:
             with store._flock():
                 loaded = store._load()
@@ -234,6 +236,9 @@ class DocumentStore:
                 store.warnings.extend(loaded.warnings)
                 if store._journal_size() > compact_bytes:
                     store._compact_locked()
+        except OSError as error:
+            store.close()
+            raise StoreUnwritable.from_os_error(error, "open the store in", directory) from None
         except BaseException:
             store.close()
             raise
@@ -250,12 +255,6 @@ class DocumentStore:
         self._lock_file.close()
 
     # ----------------------------------------------------------------- reads
-    def table(self, name: str) -> Table:
-        """A TinyDB table for queries (Query(), search, get) on a non-log table."""
-        if name in self.log_tables:
-            raise ValueError(f"{name} is a log table; use chunks(), lookup() or newest()")
-        return self._db.table(name)
-
     def get(self, table: str, doc_id: int) -> Document | None:
         doc = self._tables.get(self._physical(table, doc_id), {}).get(str(doc_id))
         return None if doc is None else Document(doc, doc_id)
@@ -320,7 +319,38 @@ class DocumentStore:
             return
         async with self._lock:
             loop = asyncio.get_running_loop()
-            self._apply_fresh(await loop.run_in_executor(self._writer, self._read_fresh_locked))
+            try:
+                fresh = await loop.run_in_executor(self._writer, self._read_fresh_locked)
+            except StoreUnwritable as error:
+                # Another process left a torn line we cannot set aside on a full disk:
+                # questions are still answered from what is in memory.
+                log.warning("%s", error)
+                self._unwritable = error.reason
+                return
+            self._apply_fresh(fresh)
+
+    def health(self) -> dict[str, Any]:
+        """{"ok": True}, or {"ok": False, "reason": ...} while the disk refuses writes.
+
+        After a failed write, each call checks whether the data folder takes a small
+        write again, so the store reports healthy as soon as space returns, without a
+        restart (the next transaction would succeed anyway).
+        """
+        if self._unwritable is not None:
+            probe = self.directory / "store.probe"
+            try:
+                with open(probe, "wb") as handle:
+                    faults.point("probe", fd=handle.fileno())
+                    handle.write(b"\0" * 4096)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except OSError:
+                return {"ok": False, "reason": self._unwritable}
+            finally:
+                with contextlib.suppress(OSError):
+                    probe.unlink()
+            self._unwritable = None
+        return {"ok": True}
 
     # ----------------------------------------------------------------- writes
     @contextlib.asynccontextmanager
@@ -391,7 +421,10 @@ class DocumentStore:
                 )
             finally:
                 await asyncio.shield(loop.run_in_executor(self._writer, self._unlock))
-            return await loop.run_in_executor(self._writer, self._write_copy, Path(target))
+            try:
+                return await loop.run_in_executor(self._writer, self._write_copy, Path(target))
+            except OSError as error:
+                raise StoreUnwritable.from_os_error(error, "write the backup to", target) from None
 
     def snapshot_bytes(self) -> tuple[bytes, bytes]:
         """A consistent copy of (snapshot, journal) for backups, taken under the store lock.
@@ -473,25 +506,27 @@ class DocumentStore:
 
     def _append(self, line: bytes) -> None:
         """Append one line at the end of what we have read and make it durable (under flock)."""
-        journal = self._journal
-        assert journal is not None
+        assert self._journal is not None
+        fd = self._journal.fileno()  # unbuffered: a failed write leaves nothing queued
         try:
-            journal.seek(self._offset)
-            journal.write(line)
-            journal.flush()
-            journal.truncate()  # nothing may follow the newest line (belt and braces)
-            os.fsync(journal.fileno())
+            faults.point("append", fd=fd, offset=self._offset, line=line)
+            done = 0
+            while done < len(line):  # a short write means the disk ran out mid-line
+                done += os.pwrite(fd, line[done:], self._offset + done)
+            os.ftruncate(fd, self._offset + len(line))  # nothing may follow the newest line
+            faults.point("after-append", fd=fd)
+            os.fsync(fd)
         except OSError as error:
             # Disk full or I/O error: take back whatever part of the line reached the file
-            # so the journal never holds a half-written entry, and tell the caller.
+            # (truncating frees space, so it works on a full disk), so the journal never
+            # holds a half-written entry and the next write starts clean; tell the caller.
             with contextlib.suppress(OSError):
-                journal.seek(self._offset)
-                journal.truncate()
-                os.fsync(journal.fileno())
-            raise StoreError(
-                f"Could not save to {self._journal_path}: {error.strerror or error}. Nothing "
-                f"was recorded; free disk space (or fix the disk) and send the message again."
-            ) from error
+                os.ftruncate(fd, self._offset)
+                os.fsync(fd)
+            failure = StoreUnwritable.from_os_error(error, "save to", self._journal_path)
+            self._unwritable = failure.reason
+            raise failure from None
+        self._unwritable = None
 
     def _read_fresh(self) -> Fresh:
         """Under the flock: what other processes changed since we last looked.
@@ -555,10 +590,18 @@ class DocumentStore:
         """Save a torn last line next to the journal, then cut it off (caller holds flock)."""
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = free_name(self.directory / f"journal.torn-{stamp}")
-        with open(aside, "wb") as handle:
-            handle.write(torn)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            with open(aside, "wb") as handle:
+                faults.point("set-aside", fd=handle.fileno())
+                handle.write(torn)
+                handle.flush()
+                os.fsync(handle.fileno())
+        except OSError as error:
+            # Never leave an empty or partial copy behind; the torn line stays until a
+            # later write can set it aside (it was never confirmed, and is never read).
+            with contextlib.suppress(OSError):
+                aside.unlink()
+            raise StoreUnwritable.from_os_error(error, "set aside a torn line in", aside) from None
         with open(self._journal_path, "r+b") as handle:
             handle.truncate(good_end)
             os.fsync(handle.fileno())
@@ -588,11 +631,8 @@ class DocumentStore:
                 f"{self._journal_path} is out of sequence at entry {record.get('seq')} "
                 f"(expected {self._seq + 1}). Run `python -m bot recover --data {self.directory}`."
             )
-        touched: set[str] = set()
         for op in record["ops"]:
-            touched.add(self._apply_op(self._tables, op, index=True))
-        for name in touched:
-            self._db.table(name).clear_cache()
+            self._apply_op(self._tables, op, index=True)
         self._seq = record["seq"]
         self._offset += size
         for listener in self._listeners:
@@ -648,7 +688,6 @@ class DocumentStore:
 
     def _install_paused(self, loaded: _Loaded) -> None:
         self._tables = loaded.tables
-        self._db = TinyDB(storage=ReadOnlyStorage, tables=self._tables)  # fresh query caches
         self._generation = loaded.generation
         self._seq = loaded.seq
         self._offset = loaded.offset
@@ -789,7 +828,9 @@ class DocumentStore:
         """
         generation = self._generation + 1
         pieces = snapshot_pieces(self._logical_tables(), generation, self._seq)
+        faults.point("snapshot")
         write_atomically(self._snapshot_path, pieces)
+        faults.point("between-renames")
         header = encode_line(journal_header(generation))
         write_atomically(self._journal_path, header)
         if self._journal:
@@ -804,6 +845,7 @@ class DocumentStore:
     def _write_copy(self, target: Path) -> dict[str, Any]:
         """Write the in-memory state as a new store in `target` (caller holds the writer lock)."""
         tables = self._logical_tables()
+        faults.point("snapshot-copy", target=target)
         write_store(target, tables, seq=self._seq, generation=self._generation)
         counts = {name: sum(map(len, chunks)) for name, chunks in tables.items()}
         return {"seq": self._seq, "counts": counts}

@@ -8,12 +8,16 @@ crash leaves either the old snapshot or the new one, never a mixture.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from storage import faults
 
 FORMAT_NAME = "strategy-tracker-store"
 FORMAT_VERSION = 1
@@ -25,6 +29,39 @@ LOCK_NAME = "store.lock"
 
 class StoreError(Exception):
     """The store cannot be used as it is; the message names the file and the way out."""
+
+
+_REASONS = {
+    errno.ENOSPC: "the server's disk is full",
+    errno.EDQUOT: "the server's disk quota is used up",
+    errno.EROFS: "the data folder is read-only",
+    errno.EACCES: "the data folder is read-only (permission denied)",
+    errno.EPERM: "the data folder is read-only (permission denied)",
+}
+
+
+class StoreUnwritable(StoreError):
+    """The disk refused a write (full, read-only, I/O error): nothing was recorded.
+
+    `reason` is short and fit for a chat reply or a health check: "the server's disk is
+    full". The store keeps answering questions from memory and recovers by itself at the
+    next write once the disk takes writes again.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    @classmethod
+    def from_os_error(cls, error: OSError, what: str, path: Path | str) -> StoreUnwritable:
+        """`what` is the action that failed, e.g. "save to", "open the store in"."""
+        reason = _REASONS.get(error.errno or 0, "the server's disk reported an error")
+        detail = error.strerror or str(error)
+        return cls(
+            reason,
+            f"Could not {what} {path}: {reason} ({detail}). Nothing was recorded; free disk "
+            f"space or fix the folder's permissions, then try again.",
+        )
 
 
 def encode_line(record: dict[str, Any]) -> bytes:
@@ -63,11 +100,17 @@ def write_atomically(path: Path, data: bytes | Iterable[bytes]) -> None:
     `snapshot_pieces`), so a large snapshot is never held in memory whole.
     """
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as handle:
-        for piece in [data] if isinstance(data, bytes) else data:
-            handle.write(piece)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(tmp, "wb") as handle:
+            for piece in [data] if isinstance(data, bytes) else data:
+                handle.write(piece)
+            handle.flush()
+            os.fsync(handle.fileno())
+        faults.point("before-rename", path=path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()  # a full disk gets its space back; the old file is untouched
+        raise
     os.replace(tmp, path)
     fsync_directory(path.parent)
 

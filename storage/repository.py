@@ -22,7 +22,8 @@ from typing import Any
 
 from storage.engine import DocumentStore, Transaction
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME
-from storage.files import StoreError as StoreError  # re-exported: what callers catch
+from storage.files import StoreError as StoreError  # re-exported: upper layers import it here
+from storage.files import StoreUnwritable as StoreUnwritable  # (and nothing else of storage/)
 from tracker.model import (
     Directorate,
     Objective,
@@ -59,6 +60,11 @@ def iso(moment: datetime) -> str:
 
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _journal_order(doc: Mapping[str, Any]) -> tuple[int, str]:
+    """Sort key of a change in the order the journal wrote it (see `last_change_by`)."""
+    return doc.get("seq") or 0, doc["at"]
 
 
 class NotFound(LookupError):
@@ -134,6 +140,21 @@ class Repository:
     @property
     def warnings(self) -> list[str]:
         return self.store.warnings
+
+    @property
+    def data_dir(self) -> Path:
+        """The folder the store lives in (charts and other files go next to it)."""
+        return self.store.directory
+
+    @property
+    def store_files(self) -> tuple[Path, Path]:
+        """(snapshot, journal): the files a backup or an operator looks at."""
+        return self.data_dir / SNAPSHOT_NAME, self.data_dir / JOURNAL_NAME
+
+    def health(self) -> dict[str, Any]:
+        """{"ok": True}, or {"ok": False, "reason": "the server's disk is full"} while
+        writes fail; recovers by itself once the disk takes writes again."""
+        return self.store.health()
 
     async def refresh(self) -> None:
         await self.store.refresh()
@@ -303,14 +324,38 @@ class Repository:
         return sorted(found, key=lambda c: c.at, reverse=True)
 
     def last_change_by(self, person_id: str) -> Change | None:
-        """The person's most recent change that has not been undone (what `undo` reverts)."""
+        """The person's most recent change that has not been undone (what `undo` reverts).
+
+        "Most recent" is journal order: every change records the number of the journal
+        entry that wrote it (`seq`), so two changes in the same second are told apart.
+        Entries written before `seq` was recorded sort by time, before any that have it.
+        """
         candidates = []
         for table, field_name in (("updates", "author"), ("audit", "actor")):
             for doc in reversed(self.store.lookup(table, field_name, person_id)):
                 if not doc.get("undone") and doc.get("action") != "undo":
-                    candidates.append(self._change(table, doc))
+                    candidates.append((_journal_order(doc), self._change(table, doc)))
                     break
-        return max(candidates, key=lambda c: c.at, default=None)
+        return max(candidates, key=lambda pair: pair[0], default=(None, None))[1]
+
+    def _changed_since(self, change: Change, entity: str) -> list[Change]:
+        """Changes to `entity` after `change` (journal order) that still stand."""
+        found = []
+        docs = [("audit", d) for d in self.store.lookup("audit", "entity", entity)]
+        kind, _, key = entity.partition(":")
+        if kind == "objective":
+            docs += [("updates", d) for d in self.store.lookup("updates", "objective_id", key)]
+        mine = (change.table, change.doc_id)
+        order = None
+        for table, doc in docs:
+            if (table, doc.doc_id) == mine:
+                order = _journal_order(doc)
+        for table, doc in docs:
+            if (table, doc.doc_id) == mine or doc.get("undone") or doc.get("action") == "undo":
+                continue
+            if order is None or _journal_order(doc) > order:
+                found.append(self._change(table, doc))
+        return found
 
     # =========================================================== reads: meta
     def meta(self, key: str) -> Any:
@@ -341,6 +386,7 @@ class Repository:
             "audit",
             {
                 "at": iso(self.clock()),
+                "seq": tx.seq,
                 "actor": source.actor,
                 "action": action,
                 "entity": entity,
@@ -377,6 +423,7 @@ class Repository:
                 "objective_id": objective_id,
                 "author": source.actor,
                 "at": now,
+                "seq": tx.seq,
                 "changes": changes,
                 "note": note,
                 "text": source.text,
@@ -464,6 +511,13 @@ class Repository:
             if change.action in ("add risk", "add objective"):
                 if doc is None:
                     raise Conflict(f"{key} no longer exists")
+                later = self._changed_since(change, change.entity)
+                if later:
+                    who = sorted({c.actor for c in later})
+                    raise Conflict(
+                        f"{key} was changed since you added it (by {', '.join(who)}), so "
+                        f"removing it would throw away their change"
+                    )
                 tx.remove(table, doc.doc_id)
                 reverted = {k: [v, None] for k, v in doc.items()}
             else:

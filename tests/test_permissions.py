@@ -69,3 +69,38 @@ async def test_people_are_matched_by_chat_identity(tracker, repo):
     by_email = Sender(channel="teams", user_id="aad-1", email="MO.KHAN@example.gov.uk")
     reply = await tracker.handle(IncomingMessage("who am i", by_email))
     assert reply.title == "You are Mo Khan (mkhan)"
+
+
+async def test_risk_permissions_follow_ownership_and_directorate_leads(say, repo):
+    # R5 is rgrant's, linked to 3.2 (Resources, owned by the officer mkhan): the officer
+    # who owns the objective may not change someone else's risk on it.
+    reply = await say("R5 likelihood 1", as_="mkhan")
+    assert reply.kind is Kind.ERROR and "Officers change risks they own" in reply.as_text()
+    assert repo.risk("R5").likelihood != 1
+    # An officer logs a risk on an objective of their directorate: they own it.
+    assert (await say("risk: no cover, on 1.3, likelihood 2 impact 2", as_="lbrown")).kind is (
+        Kind.CONFIRMATION
+    )
+    assert repo.risk("R6").owner == "lbrown"
+    # Their directorate's lead may change it; a lead of another directorate may not.
+    assert (await say("R6 impact 4", as_="jmorris")).kind is Kind.CONFIRMATION
+    assert (await say("R6 impact 5", as_="hdavies")).kind is Kind.ERROR
+    assert repo.risk("R6").impact == 4
+
+
+async def test_officers_log_risks_only_where_they_report_and_only_for_themselves(say, repo):
+    before = len(repo.risks(include_closed=True))
+    elsewhere = await say("risk: late kit, on 3.2, likelihood 2 impact 2", as_="lbrown")
+    assert elsewhere.kind is Kind.ERROR and "log a risk on 3.2" in elsewhere.as_text()
+    other = repo.person("mkhan").name
+    named = await say(f"risk: no cover, on 1.3, likelihood 2 impact 2, owner {other}", as_="lbrown")
+    assert named.kind is Kind.ERROR and f"make {other} the owner" in named.as_text()
+    theme = await say("risk: budget cut, theme 5, likelihood 3 impact 3", as_="lbrown")
+    assert theme.kind is Kind.ERROR and "theme 5" in theme.as_text()
+    assert len(repo.risks(include_closed=True)) == before  # nothing was logged
+    # A directorate lead may name someone else as owner.
+    lead = await say(
+        f"risk: no cover, on 2.2, likelihood 2 impact 2, owner {repo.person('lbrown').name}",
+        as_="jmorris",
+    )
+    assert lead.kind is Kind.CONFIRMATION and repo.risk("R6").owner == "lbrown"

@@ -106,3 +106,16 @@ async def test_undo_risk_creation_removes_it(say, repo):
     assert repo.risk("R6") is None
     await say("risk: another, likelihood 2 impact 2", as_="mkhan")
     assert repo.risk("R7") is not None  # ids are never reused
+
+
+async def test_undo_refuses_to_remove_a_risk_someone_else_changed_since(say, repo):
+    await say("risk: flooding of the data centre, likelihood 2 impact 5", as_="mkhan")
+    assert (await say("R6 likelihood 4", as_="tcarter")).kind is Kind.CONFIRMATION
+    reply = await say("undo", as_="mkhan")
+    assert reply.kind is Kind.ERROR
+    assert (
+        "changed since you added it" in reply.as_text() and "Nothing was changed" in reply.as_text()
+    )
+    risk = repo.risk("R6")
+    assert risk is not None and risk.likelihood == 4
+    assert [c.action for c in repo.history("risk:R6")][-1] != "undo"

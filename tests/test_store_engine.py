@@ -1,17 +1,15 @@
-"""The engine's crash windows, forced deterministically by failing a chosen file step."""
+"""The engine's crash windows, forced deterministically at the store's named fault points."""
 
 from __future__ import annotations
 
 import asyncio
-import errno
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-import storage.engine as engine
 import storage.files as files
+from storage import faults
 from storage.engine import DocumentStore
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError, decode_line
 from storage.repository import Repository, Source
@@ -33,34 +31,26 @@ def texts(repo: Repository) -> list[str]:
     return sorted(c.text for oid in OBJECTIVES for c in repo.updates_for(oid))
 
 
-def crash_on_call(monkeypatch: pytest.MonkeyPatch, module, name: str, call: int) -> None:
-    """Make module.name raise Crash on its `call`-th use (1-based)."""
-    real = getattr(module, name)
-    calls = {"n": 0}
+def crash_at(name: str, file: str | None = None):
+    """Arm the store's named fault point `name` (only for `file`, if given) to crash."""
 
-    def wrapper(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == call:
+    def action(path: Path | None = None, **_: object) -> None:
+        if file is None or (path is not None and path.name == file):
             raise Crash(name)
-        return real(*args, **kwargs)
 
-    monkeypatch.setattr(module, name, wrapper)
+    return faults.armed(name, action)
 
 
-@pytest.mark.parametrize("step", [1, 2], ids=["before-snapshot-rename", "between-renames"])
-async def test_crash_inside_compaction_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, step: int
-) -> None:
+@pytest.mark.parametrize("point", ["before-rename", "between-renames"])
+async def test_crash_inside_compaction_loses_nothing(tmp_path: Path, point: str) -> None:
     repo = await seeded(tmp_path)
     await add_updates(repo, "u", 30)
     before = repo.store.export_tables()
-    with monkeypatch.context() as patch:
-        if step == 1:  # the new snapshot is written to .tmp but never renamed
-            crash_on_call(patch, files.os, "replace", 1)
-        else:  # the snapshot is renamed, the journal is not replaced yet
-            crash_on_call(patch, engine, "write_atomically", 2)
-        with pytest.raises(Crash):
-            await repo.store.compact()
+    # before-rename: the new snapshot is written to .tmp but never renamed;
+    # between-renames: the snapshot is renamed, the journal not replaced yet.
+    only = SNAPSHOT_NAME if point == "before-rename" else None
+    with crash_at(point, only), pytest.raises(Crash):
+        await repo.store.compact()
     # The process is gone; a new one opens the directory.
     reopened = Repository.open(tmp_path)
     assert reopened.store.export_tables() == before
@@ -72,9 +62,7 @@ async def test_crash_inside_compaction_loses_nothing(
     journal_records(tmp_path)
 
 
-async def test_live_process_notices_another_crashed_mid_compaction(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_live_process_notices_another_crashed_mid_compaction(tmp_path: Path) -> None:
     """B dies between its two renames; A, still running, must not write into the old journal.
 
     (A journal older than the snapshot is discarded on the next start-up, since the
@@ -83,10 +71,8 @@ async def test_live_process_notices_another_crashed_mid_compaction(
     a = await seeded(tmp_path)
     await add_updates(a, "a", 5)
     b = Repository.open(tmp_path)
-    with monkeypatch.context() as patch:
-        crash_on_call(patch, engine, "write_atomically", 2)
-        with pytest.raises(Crash):
-            await b.store.compact()
+    with crash_at("between-renames"), pytest.raises(Crash):
+        await b.store.compact()
     await add_updates(a, "a", 5, start=5)  # confirmed to the user
     a.close()
     fresh = Repository.open(tmp_path)
@@ -94,22 +80,14 @@ async def test_live_process_notices_another_crashed_mid_compaction(
     fresh.close()
 
 
-async def test_disk_full_on_append_saves_nothing_and_recovers(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_disk_full_on_append_saves_nothing_and_recovers(tmp_path: Path) -> None:
     repo = await seeded(tmp_path)
     await add_updates(repo, "u", 3)
     journal = tmp_path / JOURNAL_NAME
     size = journal.stat().st_size
-    real_fsync = os.fsync
-
-    def full(fd: int) -> None:
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(engine.os, "fsync", full)
-    with pytest.raises(StoreError, match=r"No space left on device.*Nothing was recorded"):
+    full = faults.armed("after-append", faults.disk_full())  # the whole line written, no fsync
+    with full, pytest.raises(StoreError, match=r"No space left on device.*Nothing was recorded"):
         await repo.record_update("3.2", Source("mkhan", "console", "lost"), progress=99)
-    monkeypatch.setattr(engine.os, "fsync", real_fsync)
     assert journal.stat().st_size == size  # the partial line was taken back
     assert repo.objective("3.2").progress != 99 and "lost" not in texts(repo)
     await add_updates(repo, "u", 1, start=3)  # the store carries on

@@ -150,3 +150,16 @@ async def test_undo_is_per_person(say, repo):
     await say("undo", as_="mkhan")
     assert repo.objective("3.2").progress == 60
     assert repo.objective("1.1").status is Status.AT_RISK
+
+
+async def test_undo_reverts_the_later_of_two_changes_in_the_same_second(say, repo, clock):
+    # The fixed clock puts both changes in the same second: journal order decides.
+    likelihood = repo.risk("R1").likelihood
+    await say("3.2 65%", as_="tcarter")
+    assert (
+        await say(f"R1 likelihood {likelihood % 5 + 1}", as_="tcarter")
+    ).kind is Kind.CONFIRMATION
+    reply = await say("undo", as_="tcarter")
+    assert reply.kind is Kind.CONFIRMATION and "R1" in reply.title
+    assert repo.risk("R1").likelihood == likelihood
+    assert repo.objective("3.2").progress == 65
