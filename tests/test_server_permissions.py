@@ -116,6 +116,7 @@ async def test_anyone_known_may_ask(bot, channel):
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_strangers_change_nothing_and_are_told_how_to_get_added(bot, channel):
     stranger = "UNOBODY" if channel == "slack" else "aad-nobody"
+
     def records() -> dict:  # delivery addresses and replay-guard keys are bookkeeping
         tables = {k: v for k, v in snapshot(bot.repo).items() if k != "conversations"}
         tables["meta"] = [m for m in tables.get("meta", []) if not m["key"].startswith("teams:")]
