@@ -23,6 +23,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TextIO
 
+from bot.channels.common import (
+    Undeliverable,
+    slack_user_key,
+    teams_conversation_key,
+    teams_email_key,
+    teams_user_key,
+)
 from handlers.reply import Reply
 from storage.repository import Repository
 from tracker.schedule import STRATEGY_GROUP  # the recipient name digests use for the group
@@ -34,10 +41,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNELS = ("slack", "teams", "console")
-
-
-class Undeliverable(RuntimeError):
-    """A message could not reach its recipient; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -84,22 +87,6 @@ class DeliveryResult:
 
 
 Route = tuple[str, str, Callable[[], Awaitable[None]]]  # channel, description, action
-
-
-def teams_user_key(user_id: str) -> str:
-    return f"teams:user:{user_id}"
-
-
-def teams_email_key(email: str) -> str:
-    return f"teams:email:{email.strip().lower()}"
-
-
-def teams_conversation_key(conversation_id: str) -> str:
-    return f"teams:conversation:{conversation_id}"
-
-
-def slack_user_key(user_id: str) -> str:
-    return f"slack:user:{user_id}"
 
 
 class Delivery:

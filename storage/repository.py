@@ -207,11 +207,20 @@ class Repository:
         doc = self._one("people", person_id) if person_id else None
         return self._person(doc) if doc else None
 
-    def person_by_chat(self, user_id: str | None = None, email: str | None = None) -> Person | None:
-        """Match a Slack user id, a Teams/Entra object id or an e-mail to a person."""
+    def person_by_chat(
+        self, user_id: str | None = None, email: str | None = None, channel: str | None = None
+    ) -> Person | None:
+        """Match a Slack user id, a Teams/Entra object id or an e-mail to a person.
+
+        With `channel` ("slack"/"teams") a user id is matched only against that channel's
+        field: a Teams id never matches someone's `slack_id`, and the other way round.
+        """
         email = (email or "").strip().lower()
+        fields = {"slack": ("slack_id",), "teams": ("teams_id",)}.get(
+            channel or "", ("slack_id", "teams_id")
+        )
         for person in self.people():
-            if user_id and user_id in (person.slack_id, person.teams_id):
+            if user_id and user_id in (getattr(person, f) for f in fields):
                 return person
             if email and person.email and person.email.lower() == email:
                 return person

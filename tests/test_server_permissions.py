@@ -116,9 +116,15 @@ async def test_anyone_known_may_ask(bot, channel):
 @pytest.mark.parametrize("channel", CHANNELS)
 async def test_strangers_change_nothing_and_are_told_how_to_get_added(bot, channel):
     stranger = "UNOBODY" if channel == "slack" else "aad-nobody"
-    before = {k: v for k, v in snapshot(bot.repo).items() if k != "conversations"}
+
+    def records() -> dict:  # delivery addresses and replay-guard keys are bookkeeping
+        tables = {k: v for k, v in snapshot(bot.repo).items() if k != "conversations"}
+        tables["meta"] = [m for m in tables.get("meta", []) if not m["key"].startswith("teams:")]
+        return tables
+
+    before = records()
     for text in ("update 3.2 done", "close R1", "summary"):
         reply = await bot.say(channel, None, text, stranger=stranger)
         assert "I don't know you yet" in reply and stranger in reply and "Tina Carter" in reply
-    after = {k: v for k, v in snapshot(bot.repo).items() if k != "conversations"}
+    after = records()
     assert json.dumps(after, sort_keys=True) == json.dumps(before, sort_keys=True)

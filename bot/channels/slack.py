@@ -52,7 +52,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
-from bot.delivery import Undeliverable
+from bot.channels.common import Undeliverable
 from handlers.message import IncomingMessage, Sender, TrackerLike
 from handlers.reply import Kind, Reply
 from storage.repository import Repository

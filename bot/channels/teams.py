@@ -24,7 +24,7 @@ Tracker answers, and the Reply goes back as an Adaptive Card or plain text.
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import logging
 import re
 from collections import OrderedDict
@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 from botbuilder.core import ActivityHandler, TurnContext
@@ -45,8 +44,9 @@ from botbuilder.integration.aiohttp import (
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 
 from bot.channels import teams_render
-from bot.delivery import (
+from bot.channels.common import (
     Undeliverable,
+    is_loopback_url,
     teams_conversation_key,
     teams_email_key,
     teams_user_key,
@@ -116,17 +116,11 @@ class TeamsSettings:
         )
 
 
-def is_loopback_url(url: str | None) -> bool:
-    host = urlsplit(url or "").hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-_AT_TAG = re.compile(r"<at[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
+# Tag patterns with bounded repetition and no lazy scan to a closing tag: each match
+# attempt costs at most ~100 characters, so text full of unclosed `<at` stays linear.
+_AT_OPEN = re.compile(r"<at\b[^<>]{0,100}>", re.IGNORECASE)
+_AT_CLOSE = re.compile(r"</at>", re.IGNORECASE)
+MAX_MENTION_TEXT = 20_000  # longer text is refused as too long anyway: skip the patterns
 
 
 def strip_bot_mention(activity: Activity) -> str:
@@ -136,6 +130,8 @@ def strip_bot_mention(activity: Activity) -> str:
     bot's display name to re.sub as a pattern (so names with `(`, `+`, `.` misbehave).
     """
     text = activity.text or ""
+    if len(text) > MAX_MENTION_TEXT:  # the Tracker answers "too long"; no regex on it
+        return text
     bot_id = activity.recipient.id if activity.recipient else None
     bot_name = (activity.recipient.name or "") if activity.recipient else ""
     for entity in activity.entities or []:
@@ -148,9 +144,28 @@ def strip_bot_mention(activity: Activity) -> str:
         mention_text = props.get("text") or f"<at>{mentioned.get('name', '')}</at>"
         text = text.replace(mention_text, " ")
     if bot_name:  # a mention the entities did not describe (some clients, the Emulator)
-        text = re.sub(rf"<at[^>]*>\s*{re.escape(bot_name)}\s*</at>", " ", text, flags=re.I)
-    text = _AT_TAG.sub(r"\1", text)  # other people's mentions: keep the name as text
+        text = re.sub(
+            rf"<at\b[^<>]{{0,100}}>[ \t]{{0,10}}{re.escape(bot_name[:100])}[ \t]{{0,10}}</at>",
+            " ",
+            text,
+            flags=re.I,
+        )
+    text = _AT_CLOSE.sub("", _AT_OPEN.sub("", text))  # others' mentions: keep the name
     return " ".join(text.replace("&nbsp;", " ").split())
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, however many reads it arrives in, or None when over `limit`."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def tenant_of(activity: Activity) -> str | None:
@@ -224,34 +239,83 @@ class TeamsChannel:
         app.router.add_post(MESSAGES_PATH, self.handle_request)
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        if "application/json" not in request.headers.get("Content-Type", ""):
+        """Check the request before botbuilder sees it: type, size, shape, channel, replay.
+
+        Every refusal is a 4xx with a short reason and one log line, never a traceback:
+        the checks run on unauthenticated input. Emulator mode has no authentication, so
+        any web page could post to it from a developer's browser: it takes only an exact
+        JSON content type (no form posts dressed up as JSON) and no `Origin` header.
+        """
+        if request.content_type != "application/json":
             return web.Response(status=415, text="expected application/json")
-        if request.content_length and request.content_length > MAX_BODY_BYTES:
+        if self.settings.anonymous and "Origin" in request.headers:
+            log.warning("Emulator mode: refused a cross-site request (Origin header)")
+            return web.Response(status=403, text="cross-site requests are refused")
+        body = await read_limited(request, MAX_BODY_BYTES)
+        if body is None:
             return web.Response(status=413, text="request too large")
         try:
-            body = await request.json()  # cached: the adapter reads it again
-        except ValueError:
+            raw = json.loads(body)
+        except ValueError:  # also non-UTF-8 bytes (UnicodeDecodeError is a ValueError)
             return web.Response(status=400, text="body is not JSON")
-        if not isinstance(body, dict):
+        if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             return web.Response(status=400, text="expected an activity")
-        if self.settings.anonymous and not is_loopback_url(body.get("serviceUrl")):
-            log.warning(
-                "Emulator mode: refused activity with non-loopback serviceUrl %r",
-                body.get("serviceUrl"),
-            )
-            return web.Response(status=403, text="Emulator mode answers loopback only")
+        refusal = self.refuse_channel(raw)
+        if refusal:
+            log.warning("Bot Framework request refused: %s", refusal)
+            return web.Response(status=403, text=refusal)
         try:
-            response = await self.adapter.process(request, self.bot)
-        except (web.HTTPUnauthorized, PermissionError):
-            log.warning("Bot Framework request refused: not authenticated")
+            activity = Activity().deserialize(raw)
+        except Exception:  # msrest raises its own DeserializationError family
+            return web.Response(status=400, text="expected an activity")
+        auth_header = request.headers.get("Authorization", "")
+        try:
+            response = await self.adapter.process_activity(auth_header, activity, self.bot.on_turn)
+        except (web.HTTPUnauthorized, PermissionError) as error:
+            log.warning("Bot Framework request refused: not authenticated (%s)", error)
             return web.Response(status=401, text="unauthorized")
-        return response or web.Response(status=201)
+        except Exception as error:  # a bad token can make the JWT library raise anything
+            if self.settings.anonymous:
+                raise
+            log.warning("Bot Framework request refused: %s", type(error).__name__)
+            return web.Response(status=401, text="unauthorized")
+        if response:
+            return web.json_response(response.body, status=response.status)
+        return web.Response(status=201)
+
+    def refuse_channel(self, raw: Mapping[str, Any]) -> str | None:
+        """Why an activity may not come in here, or None.
+
+        Only Teams speaks for the council's people: Web Chat or Direct Line activities
+        carry a `from.id` the client chose. The Emulator is accepted only in Emulator
+        mode, and then only with a loopback serviceUrl.
+        """
+        channel = raw.get("channelId")
+        if self.settings.anonymous:
+            if channel not in ("msteams", "emulator"):
+                return f"channel {str(channel)[:40]!r} is not accepted"
+            if not is_loopback_url(str(raw.get("serviceUrl") or "")):
+                return "Emulator mode answers loopback only"
+            return None
+        if channel != "msteams":
+            return f"channel {str(channel)[:40]!r} is not accepted (Teams only)"
+        return None
 
     # ------------------------------------------------------------------ turns
     def tenant_allowed(self, activity: Activity) -> bool:
-        if not self.settings.allowed_tenants or activity.channel_id != "msteams":
+        if not self.settings.allowed_tenants:
             return True
         return tenant_of(activity) in self.settings.allowed_tenants
+
+    async def first_time(self, activity: Activity) -> bool:
+        """False for an activity already handled (Bot Framework retries, replays).
+
+        The claim is durable before the turn runs, in the store, so it holds across
+        restarts and across processes sharing the data directory.
+        """
+        if not activity.id:
+            return True
+        return await self.repo.claim(f"teams:{activity.id[:256]}", self.today())
 
     async def remember(self, turn_context: TurnContext, email: str | None = None) -> None:
         """Store this conversation's reference (durably) so the bot can write later."""
@@ -288,8 +352,13 @@ class TeamsChannel:
             log.exception("could not store the Teams conversation reference")
 
     async def sender_of(self, turn_context: TurnContext) -> Sender:
-        user = turn_context.activity.from_property or ChannelAccount()
-        user_id = getattr(user, "aad_object_id", None) or user.id
+        activity = turn_context.activity
+        user = activity.from_property or ChannelAccount()
+        # Teams vouches for the Entra object id; `from.id` is only trusted from the local
+        # Emulator (Emulator mode), where nothing is authenticated anyway.
+        user_id = getattr(user, "aad_object_id", None)
+        if activity.channel_id == "emulator" and self.settings.anonymous:
+            user_id = user_id or user.id
         return Sender(
             channel="teams",
             user_id=user_id,
@@ -416,6 +485,9 @@ class StrategyBot(ActivityHandler):
     async def on_turn(self, turn_context: TurnContext) -> None:
         if not self.channel.tenant_allowed(turn_context.activity):
             log.warning("ignored an activity from tenant outside TEAMS_ALLOWED_TENANTS")
+            return
+        if not await self.channel.first_time(turn_context.activity):
+            log.info("ignored a repeated Teams activity %s", turn_context.activity.id)
             return
         await super().on_turn(turn_context)
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import os
 import signal
 import sys
@@ -19,6 +18,7 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from bot.app import running_app
+from bot.channels.common import is_loopback
 from bot.commands.errors import report_errors
 from bot.delivery import Delivery
 from bot.scheduler import scheduler_for
@@ -61,15 +61,6 @@ def choose_address(
     return host, port
 
 
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def run(args: argparse.Namespace) -> int:
     # ValueError: a bad PORT, or a bad setting the channels refused (exit 2).
     return report_errors(lambda: asyncio.run(serve(args, os.environ)), usage=(ValueError,))
@@ -80,7 +71,7 @@ async def serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
         channels = build_channels(env, app.tracker, app.repo, emulator=args.emulator)
         anonymous = bool(channels.teams and channels.teams.settings.anonymous)
         host, port = choose_address(args, env, anonymous)
-        if anonymous and not is_loopback_host(host):
+        if anonymous and not is_loopback(host):
             print(
                 f"error: Emulator mode has no authentication, so it only listens on this "
                 f"machine (127.0.0.1), not {host}. Set MICROSOFT_APP_ID and "

@@ -1,0 +1,48 @@
+"""Names both chat channels and proactive delivery share, in one place.
+
+`bot/delivery.py` sends through the channels and the channels raise `Undeliverable` back
+to it; keeping the shared names here (below both) means neither imports the other. The
+store keys for conversation references are written by the channels and read by delivery,
+so their spelling lives here once. `is_loopback` is the one loopback check (Emulator
+mode's serviceUrl guard and `serve`'s refusal to listen on a public address).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from urllib.parse import urlsplit
+
+
+class Undeliverable(RuntimeError):
+    """A message could not reach its recipient; the message says why."""
+
+
+def teams_user_key(user_id: str) -> str:
+    return f"teams:user:{user_id}"
+
+
+def teams_email_key(email: str) -> str:
+    return f"teams:email:{email.strip().lower()}"
+
+
+def teams_conversation_key(conversation_id: str) -> str:
+    return f"teams:conversation:{conversation_id}"
+
+
+def slack_user_key(user_id: str) -> str:
+    return f"slack:user:{user_id}"
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for `localhost` and loopback IP addresses (a bare host, not a URL)."""
+    host = (host or "").strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_url(url: str | None) -> bool:
+    return is_loopback(urlsplit(url or "").hostname)
