@@ -7,8 +7,11 @@ Routes exist only for the channels that are configured:
 - `POST /slack/events`: Slack events and the slash command, when SLACK_BOT_TOKEN and
   SLACK_SIGNING_SECRET are both set (see bot/channels/slack.py);
 - `GET /healthz`: always; 200 when the store answers and the scheduler (if any) says
-  it is healthy, 503 otherwise, with a small JSON body saying which part is unwell.
-  It reveals no data, only the health of the parts, for load balancers and monitors.
+  it is healthy, 503 otherwise. Anonymous callers get only `{"status": "ok"}` or
+  `{"status": "unhealthy", "reason": "store"}`; the details (each part's health, the
+  channels) go only to a caller presenting `Authorization: Bearer $HEALTHZ_TOKEN`, or
+  to one on the loopback interface that did not come through a proxy (no
+  `X-Forwarded-For`): host names, process ids and schedules are not for the internet.
 
 `create_app` takes already-built parts so tests and `python -m bot serve` assemble the
 same thing; `build_channels` reads the environment.
@@ -17,7 +20,9 @@ same thing; `build_channels` reads the environment.
 from __future__ import annotations
 
 import functools
+import hmac
 import inspect
+import ipaddress
 import json
 import logging
 from collections.abc import Mapping
@@ -114,6 +119,7 @@ def create_app(
     channels: Channels | None = None,
     scheduler: HasHealth | None = None,
     delivery: Delivery | None = None,
+    healthz_token: str | None = None,
 ) -> web.Application:
     channels = channels or Channels()
     app = web.Application(client_max_size=512 * 1024)
@@ -133,6 +139,12 @@ def create_app(
         else:
             sched_ok, sched = await _health_of(scheduler)
         ok = store_ok and sched_ok
+        if not _may_see_details(request, healthz_token):
+            reason = ", ".join(
+                n for n, good in (("store", store_ok), ("scheduler", sched_ok)) if not good
+            )
+            short = {"status": "ok"} if ok else {"status": "unhealthy", "reason": reason}
+            return web.json_response(short, status=200 if ok else 503)
         body = {
             "status": "ok" if ok else "unhealthy",
             "store": store,
@@ -150,5 +162,22 @@ def create_app(
         async def close_slack(app: web.Application) -> None:
             await channels.slack.close()
 
+        async def start_slack(app: web.Application) -> None:
+            await channels.slack.start()
+
+        app.on_startup.append(start_slack)
         app.on_shutdown.append(close_slack)
     return app
+
+
+def _may_see_details(request: web.Request, token: str | None) -> bool:
+    """A caller with the health token, or a direct (not proxied) loopback caller."""
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    try:
+        return ipaddress.ip_address(request.remote or "").is_loopback
+    except ValueError:
+        return False  # a Unix socket or unknown peer: anonymous

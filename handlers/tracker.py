@@ -58,7 +58,7 @@ class Tracker:
     def identify(self, sender: Sender) -> Person | None:
         if sender.person_id:
             return self.repo.person(sender.person_id)
-        return self.repo.person_by_chat(user_id=sender.user_id, email=sender.email)
+        return self.repo.person_by_chat(sender.user_id, sender.email, sender.channel)
 
     async def handle(self, message: IncomingMessage) -> Reply:
         await self.repo.refresh()

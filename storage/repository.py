@@ -14,6 +14,7 @@ records the before and after of every field it changed; every other change adds 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -179,11 +180,16 @@ class Repository:
         doc = self._one("people", person_id) if person_id else None
         return self._person(doc) if doc else None
 
-    def person_by_chat(self, user_id: str | None = None, email: str | None = None) -> Person | None:
-        """Match a Slack user id, a Teams/Entra object id or an e-mail to a person."""
+    def person_by_chat(
+        self, user_id: str | None = None, email: str | None = None, channel: str | None = None
+    ) -> Person | None:
+        """Match a chat user id (against its own channel's field only) or an e-mail to a person."""
         email = (email or "").strip().lower()
         for person in self.people():
-            if user_id and user_id in (person.slack_id, person.teams_id):
+            own = {"slack": (person.slack_id,), "teams": (person.teams_id,)}.get(
+                channel or "", (person.slack_id, person.teams_id)
+            )
+            if user_id and user_id in own:
                 return person
             if email and person.email and person.email.lower() == email:
                 return person
@@ -304,6 +310,19 @@ class Repository:
                     candidates.append(self._change(table, doc))
                     break
         return max(candidates, key=lambda c: c.at, default=None)
+
+    def recorded_message(self, channel: str, message_id: str | None, since: float) -> bool:
+        """Whether a change from this chat message was stored at or after `since` (epoch)."""
+        if not message_id:
+            return False
+        cutoff = iso(datetime.fromtimestamp(since - 1, UTC))
+        for table in LOG_TABLES:
+            for doc in self.store.newest(table):
+                if doc["at"] < cutoff:
+                    break
+                if doc.get("message_id") == message_id and doc.get("channel") == channel:
+                    return True
+        return False
 
     # =========================================================== reads: meta
     def meta(self, key: str) -> Any:
@@ -507,11 +526,12 @@ class Repository:
 
         Used for exactly-once work such as sending a digest: the claim is durable before
         the caller acts, and the flock + catch-up makes it exclusive across processes.
+        Claims whose key starts `seen:` expire after a day (storage/inbox.py).
         """
         async with self.store.transaction() as tx:
             if self._one("meta", key) is not None:
                 return False
-            tx.insert("meta", {"key": key, "value": value})
+            tx.insert("meta", {"key": key, "value": value, "at": time.time()})
             return True
 
     async def save_conversation(self, key: str, reference: Mapping[str, Any]) -> None:

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from bot.app import running_app
 from bot.delivery import Delivery
+from bot.logs import install as install_log_limits
 from bot.scheduler import scheduler_for
 from bot.server import build_channels, create_app
 from bot.settings import Settings, add_store_options
@@ -99,7 +100,14 @@ async def serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 2
         delivery = Delivery(app.repo, slack=channels.slack, teams=channels.teams)
         scheduler = scheduler_for(app.repo, app.settings, delivery)
-        web_app = create_app(app.repo, channels=channels, scheduler=scheduler, delivery=delivery)
+        web_app = create_app(
+            app.repo,
+            channels=channels,
+            scheduler=scheduler,
+            delivery=delivery,
+            healthz_token=(env.get("HEALTHZ_TOKEN") or "").strip() or None,
+        )
+        install_log_limits()  # a flood of bad requests must not fill the disk
         scheduler.attach(web_app)  # started with the server, stopped with it
         runner = web.AppRunner(web_app)
         await runner.setup()

@@ -25,6 +25,7 @@ class Call:
 class FakeSlackApi:
     token: str = "xoxb-test-token"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> profile
+    teams: dict[str, str] = field(default_factory=dict)  # id -> home team (default T1)
     failures: dict[str, str] = field(default_factory=dict)  # method -> Slack error code
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
@@ -97,7 +98,8 @@ class FakeSlackApi:
             user = params.get("user")
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": user, "profile": self.users[user]}}
+            team = self.teams.get(user, "T1")
+            return {"ok": True, "user": {"id": user, "team_id": team, "profile": self.users[user]}}
         if method == "users.lookupByEmail":
             for user, profile in self.users.items():
                 if profile.get("email", "").lower() == str(params.get("email")).lower():
