@@ -1,7 +1,8 @@
 """Log rate limiting: a flood of bad requests must not fill the disk with log lines.
 
-`RateLimitFilter` lets through at most `burst` records per message template in any
-`period` seconds and counts the rest; the next record that passes says how many were
+`RateLimitFilter` lets through at most `burst` records per logger and level in any
+`period` seconds (per logger, not per message: asyncio formats its errors into the
+message, so every one is "new") and counts the rest; the next record that passes says how many were
 dropped. Install it on the handlers of a long-running server (`install`), or wrap a
 logger whose warnings an attacker can provoke (`RateLimitedLogger`).
 """
@@ -22,7 +23,7 @@ class RateLimitFilter(logging.Filter):
         self._windows: dict[tuple[str, str], tuple[float, int, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        key = (record.name, str(record.msg))
+        key = (record.name, str(record.levelno))
         now = self.clock()
         start, passed, dropped = self._windows.get(key, (now, 0, 0))
         if now - start > self.period:
@@ -59,7 +60,7 @@ class RateLimitedLogger:
         self._log(logging.INFO, msg, *args)
 
 
-def install(burst: int = 20, period: float = 1.0) -> None:
+def install(burst: int = 5, period: float = 1.0) -> None:
     """Rate-limit every handler of the root logger (the server's log, accept() errors too)."""
     for handler in logging.getLogger().handlers:
         handler.addFilter(RateLimitFilter(burst, period))
