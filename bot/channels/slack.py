@@ -310,6 +310,9 @@ class SlackChannel:
             "slack", event.get("ts"), item.accepted_at
         ):
             log.info("Slack event %s was recorded before a restart; not again", item.key)
+            is_dm = event.get("channel_type") == "im"
+            thread = event.get("thread_ts") or (None if is_dm else event.get("ts"))
+            await self.post(event["channel"], _recorded_before_restart(), thread_ts=thread)
             return
         await self._on_message(work, event)
 
@@ -319,6 +322,8 @@ class SlackChannel:
             "slack", form.get("trigger_id"), item.accepted_at
         ):
             log.info("Slack command %s was recorded before a restart; not again", item.key)
+            reply = _recorded_before_restart()
+            await self.respond(form.get("response_url", ""), reply, user=form.get("user_id"))
             return
         await self._on_slash(form)
 
@@ -600,4 +605,13 @@ def _sorry() -> Reply:
             "again; if it keeps happening, tell the strategy administrator."
         ],
         kind=Kind.ERROR,
+    )
+
+
+def _recorded_before_restart() -> Reply:
+    return Reply(
+        lines=[
+            "Recorded: I stored this before the bot restarted, so I have not stored it "
+            "again. Ask about the objective to see it in its history."
+        ]
     )

@@ -30,6 +30,7 @@ class FakeSlackApi:
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # response_url posts
+    response_ids: list[str] = field(default_factory=list)  # which response_url each went to
     server: TestServer | None = None
 
     async def start(self) -> FakeSlackApi:
@@ -119,4 +120,5 @@ class FakeSlackApi:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
+        self.response_ids.append(request.match_info["id"])
         return web.Response(text="ok")
