@@ -273,3 +273,14 @@ async def test_healthz_tells_anonymous_callers_only_ok(tmp_path, api):
         assert "store" in await (await bot.client.get("/healthz")).json()  # direct loopback
     finally:
         await bot.stop()
+
+
+# ------------------------------------------------------------------ replies reuse a connection
+async def test_replies_reuse_one_connection_to_slack(bot):
+    for n in range(3):
+        body = slack_event(direct_message(MO, "summary", ts=f"1700.0{n}"))
+        assert (await bot.post(body)).status == 200
+        await bot.channel.drain()
+    peers = {c.peer for c in bot.api.calls if c.method == "chat.postMessage"}
+    assert len([c for c in bot.api.calls if c.method == "chat.postMessage"]) == 3
+    assert len(peers) == 1  # one keep-alive connection, not one per reply

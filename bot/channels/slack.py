@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -185,6 +186,7 @@ class SlackChannel:
         self.inbox.handlers[EVENT_KIND] = self._work_event
         self.inbox.handlers[COMMAND_KIND] = self._work_command
         self.tasks: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
         self._bot_user_id: str | None = None
         self._team_id: str | None = settings.team_id
         self._users: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
@@ -345,12 +347,20 @@ class SlackChannel:
             await asyncio.wait(set(self.tasks), timeout=timeout)
 
     async def start(self) -> None:
-        """Start the inbox workers; what a crash left acknowledged but unfinished runs first."""
+        """Open one HTTP session for every call to Slack (slack_sdk otherwise opens a new
+        session, and a new connection, per call), then start the inbox workers: what a
+        crash left acknowledged but unfinished runs first."""
+        if self.session is None:
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+            self.client.session = self.session
         await self.inbox.start()
 
     async def close(self) -> None:
         await self.inbox.close(timeout=10)
         await self.drain(timeout=10)
+        if self.session is not None:
+            await self.session.close()
+            self.client.session = self.session = None
         for task in list(self.tasks):
             task.cancel()
 
@@ -514,7 +524,9 @@ class SlackChannel:
             log.warning("Slack response_url %r is not Slack's; not answering", response_url)
             return
         body = {"response_type": "ephemeral", **slack_render.render(reply)}
-        response = await AsyncWebhookClient(response_url, timeout=15).send_dict(body)
+        response = await AsyncWebhookClient(
+            response_url, timeout=15, session=self.session
+        ).send_dict(body)
         if response.status_code != 200:
             log.warning("Slack response_url answered %s: %s", response.status_code, response.body)
         if reply.images and user:

@@ -19,6 +19,7 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str | None
+    peer: Any = None  # the bot's (host, port): one per TCP connection
 
 
 @dataclass
@@ -80,7 +81,8 @@ class FakeSlackApi:
                 params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") or params.get("token")
-        self.calls.append(Call(method, params, token))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.calls.append(Call(method, params, token, peer))
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.failures:
