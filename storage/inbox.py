@@ -22,7 +22,10 @@ the same thing and expires the same way.
 Failure modes: if the store cannot be written, `accept` raises and the channel answers
 500, so the platform retries later: nothing is acknowledged that is not on disk. A
 crash after the work's own write but before `finish` re-runs the work at start-up;
-the worker is told (`recovered=True`) so it can check for the earlier write.
+the worker is told (`recovered=True`) so it can check for the earlier write. Under
+load, finished items are marked done in batches of up to FINISH_BATCH (one fsync
+instead of one each), so a crash can re-run up to that many finished items: a change
+is never stored twice (the check above), but a question may be answered twice.
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ DAY_SECONDS = 24 * 60 * 60
 INBOX_PREFIX = "inbox:"
 SEEN_PREFIX = "seen:"
 EXPIRING_PREFIXES = (INBOX_PREFIX, SEEN_PREFIX)
+FINISH_BATCH = 32  # at most this many finished items wait to be marked done
 
 
 @dataclass(frozen=True)
@@ -84,6 +88,7 @@ class Inbox:
         self._idle.set()
         self._workers: list[asyncio.Task[None]] = []
         self._last_expiry = 0.0
+        self._finished: list[str] = []  # done, not yet marked in the store
 
     # ------------------------------------------------------------------ store
     def _live(self, key: str) -> bool:
@@ -120,16 +125,17 @@ class Inbox:
         else:
             tx.insert("meta", {"key": key, "value": value})
 
-    async def finish(self, key: str) -> None:
-        """Mark work done: the payload goes, the key stays (for deduplication) until expiry."""
+    async def finish(self, *keys: str) -> None:
+        """Mark work done: the payload goes, the key stays (for deduplication) until expiry.
+
+        Several keys share one transaction (one fsync): under load the workers mark
+        what they finished in batches (see `_work`)."""
         async with self.repo.transaction() as tx:
-            value = self.repo.meta(INBOX_PREFIX + key)
-            if isinstance(value, dict):
-                self._put(
-                    tx,
-                    INBOX_PREFIX + key,
-                    {"kind": value.get("kind"), "at": value.get("at"), "done": True},
-                )
+            for key in keys:
+                value = self.repo.meta(INBOX_PREFIX + key)
+                if isinstance(value, dict) and not value.get("done"):
+                    done = {"kind": value.get("kind"), "at": value.get("at"), "done": True}
+                    self._put(tx, INBOX_PREFIX + key, done)
 
     def pending(self) -> list[Item]:
         """Acknowledged work never finished (after a crash), oldest first."""
@@ -218,25 +224,33 @@ class Inbox:
                 continue
             self._busy += 1
             try:
-                await self.handlers[item.kind](item)
-                await self.finish(item.key)
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("inbox: %s item %s failed", item.kind, item.key)
                 try:
-                    await self.finish(item.key)  # never retry forever on a poison message
-                except Exception as error:
-                    log.warning("inbox: could not finish %s: %s", item.key, error)
+                    await self.handlers[item.kind](item)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:  # marked done all the same: never retry a poison message
+                    log.exception("inbox: %s item %s failed", item.kind, item.key)
+                self._finished.append(item.key)
+                if len(self._finished) >= FINISH_BATCH or not self._outstanding():
+                    await self._mark_finished()
             finally:
                 self._busy -= 1
-                if not self._busy and not self._outstanding():
+                if not self._busy and not self._outstanding() and not self._finished:
                     self._idle.set()
             if self.clock() - self._last_expiry > 3600:
                 try:
                     await self.expire()
                 except Exception as error:
                     log.warning("inbox: could not expire old keys: %s", error)
+
+    async def _mark_finished(self) -> None:
+        keys, self._finished = self._finished, []
+        if not keys:
+            return
+        try:
+            await self.finish(*keys)
+        except Exception as error:  # they run again after a restart; the work checks
+            log.warning("inbox: could not mark %d item(s) done: %s", len(keys), error)
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait until every queued item is handled (tests; graceful shutdown)."""
