@@ -93,7 +93,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--worker", choices=("build", "bot", "baselines"), help=argparse.SUPPRESS)
     parser.add_argument("--dir", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    # `python -m bench serve`: the HTTP endpoint end to end (bench/serve.py)
+    parser.add_argument(
+        "mode", nargs="?", choices=("store", "serve"), default="store",
+        help="store (default): the store at scale; serve: Slack end to end",
+    )  # fmt: skip
+    parser.add_argument("--messages", type=int, default=300, help="serve: messages per phase")
     args = parser.parse_args(argv)
+    if args.mode == "serve":
+        from bench.serve import run as run_serve
+
+        base = args.keep or Path(tempfile.mkdtemp(prefix="strategy-bench-serve-"))
+        sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
+        try:
+            figures = run_serve(sizes, args.messages, base)
+        finally:
+            if not args.keep:
+                shutil.rmtree(base, ignore_errors=True)
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        return 0
     if args.worker:
         run_worker(args.worker, args.dir, args.size)
         return 0

@@ -7,8 +7,11 @@ Routes exist only for the channels that are configured:
 - `POST /slack/events`: Slack events and the slash command, when SLACK_BOT_TOKEN and
   SLACK_SIGNING_SECRET are both set (see bot/channels/slack.py);
 - `GET /healthz`: always; 200 when the store answers and the scheduler (if any) says
-  it is healthy, 503 otherwise, with a small JSON body saying which part is unwell.
-  It reveals no data, only the health of the parts, for load balancers and monitors.
+  it is healthy, 503 otherwise. Anonymous callers get only `{"status": "ok"}` or
+  `{"status": "unhealthy", "reason": "store"}`; the details (each part's health, the
+  channels) go only to a caller presenting `Authorization: Bearer $HEALTHZ_TOKEN`, or
+  to one on the loopback interface that did not come through a proxy (no
+  `X-Forwarded-For`): host names, process ids and schedules are not for the internet.
 
 `create_app` takes already-built parts so tests and `python -m bot serve` assemble the
 same thing; `build_channels` reads the environment.
@@ -16,21 +19,27 @@ same thing; `build_channels` reads the environment.
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import hmac
 import inspect
 import json
 import logging
+import resource
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiohttp import web
 
+from bot.channels.common import is_loopback
 from bot.delivery import Delivery
+from bot.logs import RateLimitedLogger
 from handlers.message import TrackerLike
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
+_limits = RateLimitedLogger(log)
 _dumps = functools.partial(json.dumps, default=str)
 
 CHANNELS_KEY = web.AppKey("channels", object)
@@ -111,6 +120,7 @@ def create_app(
     channels: Channels | None = None,
     scheduler: HasHealth | None = None,
     delivery: Delivery | None = None,
+    healthz_token: str | None = None,
 ) -> web.Application:
     channels = channels or Channels()
     app = web.Application(client_max_size=512 * 1024)
@@ -133,6 +143,12 @@ def create_app(
         else:
             sched_ok, sched = await _health_of(scheduler)
         ok = store_ok and sched_ok
+        if not _may_see_details(request, healthz_token):
+            reason = ", ".join(
+                n for n, good in (("store", store_ok), ("scheduler", sched_ok)) if not good
+            )
+            short = {"status": "ok"} if ok else {"status": "unhealthy", "reason": reason}
+            return web.json_response(short, status=200 if ok else 503)
         body = {
             "status": "ok" if ok else "unhealthy",
             "store": store,
@@ -150,5 +166,91 @@ def create_app(
         async def close_slack(app: web.Application) -> None:
             await channels.slack.close()
 
+        async def start_slack(app: web.Application) -> None:
+            await channels.slack.start()
+
+        app.on_startup.append(start_slack)
         app.on_shutdown.append(close_slack)
     return app
+
+
+def _may_see_details(request: web.Request, token: str | None) -> bool:
+    """A caller with the health token, or a direct (not proxied) loopback caller."""
+    given = request.headers.get("Authorization", "")
+    if token and hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        return True
+    if "X-Forwarded-For" in request.headers or "Forwarded" in request.headers:
+        return False
+    return is_loopback(request.remote)  # a Unix socket or unknown peer: anonymous
+
+
+# ----------------------------------------------------------------------- limits
+HEADER_TIMEOUT_SECONDS = 10  # a connection that has not sent a whole request head is closed
+FILES_HELD_BACK = 64  # the store, the log, outbound calls to Slack and Microsoft
+ACCEPT_BACKLOG = 64  # asyncio accepts up to this many sockets before any protocol runs
+
+
+def connection_cap() -> int:
+    """How many client connections to hold at once: well below the open-file limit.
+
+    Room is left for the files the server itself opens and for one accept burst
+    (asyncio accepts up to the listen backlog before the cap is consulted).
+    """
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return 4096
+    return max(16, min(4096, soft - FILES_HELD_BACK - ACCEPT_BACKLOG))
+
+
+def make_runner(app: web.Application) -> web.AppRunner:
+    """An AppRunner whose connections must send a request within HEADER_TIMEOUT_SECONDS.
+
+    aiohttp's keep-alive timer starts when a connection opens and closes it while the
+    handler waits for a request head, so it is the header timeout (and the idle one).
+    """
+    return web.AppRunner(app, keepalive_timeout=HEADER_TIMEOUT_SECONDS)
+
+
+class CappedSite(web.TCPSite):
+    """A TCPSite that never holds more than `cap` client connections.
+
+    At the cap, a new connection makes room by closing the oldest connection that is
+    not in the middle of a request (a slow client still sending its head, or an idle
+    keep-alive); if every connection is busy, the new one is closed instead. So the
+    server never runs out of file descriptors ("Too many open files" in a loop), and a
+    flood of slow connections cannot keep a real request out.
+    """
+
+    def __init__(self, runner: web.AppRunner, host: str, port: int, *, cap: int) -> None:
+        super().__init__(runner, host, port, backlog=ACCEPT_BACKLOG)
+        self.cap = cap
+
+    async def start(self) -> None:
+        self._runner._reg_site(self)
+        server = self._runner.server
+        assert server is not None
+
+        def factory() -> Any:
+            connections = server.connections
+            if len(connections) >= self.cap:
+                idle = [c for c in connections if not getattr(c, "_request_in_progress", False)]
+                if idle:
+                    idle[0].force_close()
+                    _limits.warning("connection cap (%d) reached: closed an idle one", self.cap)
+                else:
+                    _limits.warning("connection cap (%d) reached: refusing a new one", self.cap)
+                    return _Refused()
+            return server()
+
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(
+            factory, self._host, self._port, backlog=self._backlog, reuse_address=True
+        )
+        self._bound_port = self._server.sockets[0].getsockname()[1]
+
+
+class _Refused(asyncio.Protocol):
+    """Closes a connection at once (over the cap with every slot busy)."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport.close()

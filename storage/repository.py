@@ -14,6 +14,7 @@ records the before and after of every field it changed; every other change adds 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -366,6 +367,19 @@ class Repository:
                 found.append(self._change(table, doc))
         return found
 
+    def recorded_message(self, channel: str, message_id: str | None, since: float) -> bool:
+        """Whether a change from this chat message was stored at or after `since` (epoch)."""
+        if not message_id:
+            return False
+        cutoff = iso(datetime.fromtimestamp(since - 1, UTC))
+        for table in LOG_TABLES:
+            for doc in self.store.newest(table):
+                if doc["at"] < cutoff:
+                    break
+                if doc.get("message_id") == message_id and doc.get("channel") == channel:
+                    return True
+        return False
+
     # =========================================================== reads: meta
     def meta(self, key: str) -> Any:
         doc = self._one("meta", key)
@@ -577,11 +591,12 @@ class Repository:
 
         Used for exactly-once work such as sending a digest: the claim is durable before
         the caller acts, and the flock + catch-up makes it exclusive across processes.
+        Claims whose key starts `seen:` expire after a day (storage/inbox.py).
         """
         async with self.store.transaction() as tx:
             if self._one("meta", key) is not None:
                 return False
-            tx.insert("meta", {"key": key, "value": value})
+            tx.insert("meta", {"key": key, "value": value, "at": time.time()})
             return True
 
     async def save_conversation(self, key: str, reference: Mapping[str, Any]) -> None:

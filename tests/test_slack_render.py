@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.channels.slack import SeenIds, to_plain
+from bot.channels.slack import to_plain
 from bot.channels.slack_render import escape, render, render_blocks, render_text
 from handlers.reply import Item, Kind, Rag, Reply
 
@@ -92,14 +92,3 @@ def test_slack_wire_text_becomes_what_the_user_typed():
     assert to_plain(wire, "UBOT") == "update 3.2: <b> & @jo in #general @here a@b.c"
     assert to_plain("see <https://x.example/a?b=1>") == "see https://x.example/a?b=1"
     assert to_plain("   ") == ""
-
-
-def test_seen_ids_are_bounded_and_expire():
-    now = [0.0]
-    seen = SeenIds(size=3, ttl=60, clock=lambda: now[0])
-    assert seen.add("a") and not seen.add("a")
-    assert seen.add("b") and seen.add("c") and seen.add("d")
-    assert len(seen) == 3 and "a" not in seen  # oldest evicted at the bound
-    now[0] = 61
-    assert seen.add("b")  # expired, so new again
-    assert len(seen) == 1

@@ -6,18 +6,28 @@ slash command (form-encoded), so an administrator configures a single request UR
 
 Each request is handled in this order, and nothing is stored or run before step 2:
 
-1. Size check, then the signature: `X-Slack-Signature` must be the HMAC-SHA256 of
+1. Size and shape, then the signature. The whole body is read (however many TCP reads
+   it takes, within BODY_TIMEOUT_SECONDS, else 408); over MAX_BODY_BYTES is 413, a
+   body that is not UTF-8 is 400. `X-Slack-Signature` must be the HMAC-SHA256 of
    `v0:{timestamp}:{body}` under the signing secret (compared in constant time) and
-   `X-Slack-Request-Timestamp` within five minutes of now. Anything else gets 401.
-2. Duplicates: an event whose `event_id` was already accepted (Slack retries, marked
-   `X-Slack-Retry-Num`, or a replayed request) and a slash command whose `trigger_id`
-   was already accepted are acknowledged and ignored. The ids live in memory, bounded
-   and expiring after an hour (Slack retries within minutes). After a restart a retry
-   is processed once: Slack only retries what was not acknowledged, which after a
-   crash is exactly the work that may not have happened.
-3. Acknowledge with 200 at once (Slack allows 3 seconds), and do the work in a
-   background task: store the user's channel ids for proactive messages, ask the
-   Tracker, post the reply (in the message's thread; ephemerally for the command).
+   `X-Slack-Request-Timestamp` within five minutes of now. Anything else gets 401;
+   refusals are logged at a limited rate (bot/logs.py), never with a traceback.
+2. Durable acceptance (storage/inbox.py): an event is written to the store under its
+   `event_id`, a slash command under its `trigger_id`, *before* Slack hears 200. An id
+   already accepted (a Slack retry, a replayed request, even after a restart: the keys
+   live in the store for a day) is acknowledged and ignored. If the store cannot be
+   written the answer is 500 and Slack retries later.
+3. Acknowledge with 200 at once (Slack allows 3 seconds); the inbox's workers then
+   store the user's channel ids for proactive messages, ask the Tracker and post the
+   reply (in the message's thread; ephemerally for the command). Work acknowledged
+   but not finished when the process died is done at the next start; if its change
+   was already stored (`Repository.recorded_message`), it is not stored again.
+
+Identity: the sender's Slack id and e-mail count only when Slack says the user belongs
+to this workspace (SLACK_TEAM_ID, else the team the events come from): a Slack Connect
+user from another organisation is a stranger whatever their e-mail. Slack ids are
+matched against people's `slack_id` only. Message text is parsed only up to
+MAX_RAW_TEXT characters, with patterns that cannot backtrack across a `<`.
 
 This module only translates: who is asking (Slack user id, and e-mail when the app may
 read it) and what they said go to `Tracker.handle`; the Reply that comes back goes to
@@ -41,6 +51,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -53,18 +64,26 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
 from bot.channels.common import Undeliverable
+from bot.logs import RateLimitedLogger
 from handlers.message import IncomingMessage, Sender, TrackerLike
 from handlers.reply import Kind, Reply
+from storage.inbox import Inbox, Item
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
+# Refusals are what a flood produces: logged at most a few times a second (bot/logs.py).
+_refusals = RateLimitedLogger(log)
 
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 256 * 1024
+BODY_TIMEOUT_SECONDS = 10
+# Slack's own limit for a message is 40,000 characters; markup (mentions, links, entities)
+# adds to what the user typed. Text longer than this is not parsed: the Tracker refuses it.
+MAX_RAW_TEXT = 12_000
+EVENT_KIND = "slack:event"
+COMMAND_KIND = "slack:command"
 REPLAY_WINDOW_SECONDS = 5 * 60
-SEEN_TTL_SECONDS = 60 * 60
-SEEN_MAX = 10_000
 # Message subtypes that are still a person talking to the bot; edits, joins, bot
 # messages and the rest are not commands.
 USER_SUBTYPES = {None, "file_share", "thread_broadcast"}
@@ -77,6 +96,7 @@ class SlackSettings:
     signing_secret: str
     api_url: str = DEFAULT_API_URL
     command: str = "/strategy"
+    team_id: str | None = None  # the workspace; when unset, the one the events come from
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SlackSettings | None:
@@ -90,44 +110,15 @@ class SlackSettings:
             signing_secret=secret,
             api_url=(env.get("SLACK_API_URL") or "").strip() or DEFAULT_API_URL,
             command=(env.get("SLACK_COMMAND") or "").strip() or "/strategy",
+            team_id=(env.get("SLACK_TEAM_ID") or "").strip() or None,
         )
 
 
-class SeenIds:
-    """A bounded, expiring set of ids: remembers at most `size` ids for `ttl` seconds."""
-
-    def __init__(
-        self, size: int = SEEN_MAX, ttl: float = SEEN_TTL_SECONDS, clock=time.monotonic
-    ) -> None:
-        self.size = size
-        self.ttl = ttl
-        self.clock = clock
-        self._ids: OrderedDict[str, float] = OrderedDict()
-
-    def add(self, key: str) -> bool:
-        """Remember `key`; True if it was new, False if seen within the last `ttl`."""
-        now = self.clock()
-        while self._ids:
-            oldest, at = next(iter(self._ids.items()))
-            if now - at <= self.ttl and len(self._ids) < self.size:
-                break
-            self._ids.pop(oldest)
-        if key in self._ids:
-            return False
-        self._ids[key] = now
-        return True
-
-    def __contains__(self, key: str) -> bool:
-        at = self._ids.get(key)
-        return at is not None and self.clock() - at <= self.ttl
-
-    def __len__(self) -> int:
-        return len(self._ids)
-
-
-_MENTION = re.compile(r"<([@#!])([^>|]*)(?:\|([^>]*))?>")
-_LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>")
-_LINK = re.compile(r"<((?:https?|mailto|tel):[^>|]*)(?:\|([^>]*))?>")
+# No class below can cross a `<`: Slack escapes a typed `<` as `&lt;`, so markup never
+# nests, and a failed match stops at the next `<` (linear, even on `<@` x 40,000).
+_MENTION = re.compile(r"<([@#!])([^<>|]*)(?:\|([^<>]*))?>")
+_LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^<>]*)?>")
+_LINK = re.compile(r"<((?:https?|mailto|tel):[^<>|]*)(?:\|([^<>]*))?>")
 
 
 def to_plain(text: str, bot_user_id: str | None = None) -> str:
@@ -136,7 +127,10 @@ def to_plain(text: str, bot_user_id: str | None = None) -> str:
     `<@U123>` becomes `@U123` (the bot's own mention is removed), `<#C1|general>`
     `#general`, `<!here>` `@here`, `<https://x|label>` `label (https://x)`, and the
     entities Slack adds for `&`, `<`, `>` are decoded, so a note is stored as typed.
+    Text over MAX_RAW_TEXT is returned untouched (the Tracker refuses it as too long).
     """
+    if len(text) > MAX_RAW_TEXT:
+        return text
 
     def mention(match: re.Match[str]) -> str:
         sigil, target, label = match.groups()
@@ -184,10 +178,14 @@ class SlackChannel:
             ],
         )
         self.verifier = SignatureVerifier(settings.signing_secret, clock=_Clock(clock))
-        self.seen = SeenIds()
+        self.inbox = Inbox(repo)
+        self.inbox.handlers[EVENT_KIND] = self._work_event
+        self.inbox.handlers[COMMAND_KIND] = self._work_command
         self.tasks: set[asyncio.Task[None]] = set()
+        self.session: aiohttp.ClientSession | None = None
         self._bot_user_id: str | None = None
-        self._emails: OrderedDict[str, str | None] = OrderedDict()
+        self._team_id: str | None = settings.team_id
+        self._users: OrderedDict[str, tuple[str | None, str | None]] = OrderedDict()
         self._dm_channels: dict[str, str] = {}
 
     # ------------------------------------------------------------------ http
@@ -197,28 +195,38 @@ class SlackChannel:
     async def handle_request(self, request: web.Request) -> web.Response:
         if request.content_length and request.content_length > MAX_BODY_BYTES:
             return web.Response(status=413, text="request too large")
-        body = await request.content.read(MAX_BODY_BYTES + 1)
-        if len(body) > MAX_BODY_BYTES:
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+                body = await _read_body(request, MAX_BODY_BYTES)
+        except TimeoutError:
+            return web.Response(status=408, text="request body too slow")
+        if body is None:
             return web.Response(status=413, text="request too large")
+        try:
+            text = body.decode("utf-8")  # Slack sends UTF-8; the signature is over text too
+        except UnicodeDecodeError:
+            return web.Response(status=400, text="body is not UTF-8")
         refusal = self._refusal(body, request.headers)
         if refusal:
             if _is_ssl_check(request, body):
                 return web.Response(status=200)  # Slack's unsigned URL probe: nothing to do
-            log.warning("Slack request refused: %s", refusal)
+            _refusals.warning("Slack request refused: %s", refusal)
             return web.Response(status=401, text=refusal)
 
         content_type = request.headers.get("Content-Type", "")
         if content_type.startswith("application/json"):
             try:
                 payload = json.loads(body)
-            except ValueError:
+            except ValueError:  # not JSON, or not UTF-8
                 return web.Response(status=400, text="body is not JSON")
-            return self._on_json(payload, request.headers)
-        form = {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+            if not isinstance(payload, dict):
+                return web.Response(status=400, text="body is not a JSON object")
+            return await self._on_json(payload, request.headers)
+        form = {k: v[0] for k, v in parse_qs(text).items()}
         if form.get("ssl_check"):
             return web.Response(status=200)
         if form.get("command"):
-            return self._on_command(form, request.headers["X-Slack-Signature"])
+            return await self._on_command(form, request.headers["X-Slack-Signature"])
         return web.Response(status=200)  # interactivity and others: not used by this app
 
     def _refusal(self, body: bytes, headers: Mapping[str, str]) -> str | None:
@@ -226,6 +234,8 @@ class SlackChannel:
         signature = headers.get("X-Slack-Signature")
         if not timestamp or not signature:
             return "missing signature headers"
+        if not (timestamp.isascii() and signature.isascii()):
+            return "malformed signature headers"
         try:
             sent_at = int(timestamp)
         except ValueError:
@@ -236,32 +246,49 @@ class SlackChannel:
             return "bad signature"
         return None
 
-    def _on_json(self, payload: dict[str, Any], headers: Mapping[str, str]) -> web.Response:
+    async def _on_json(self, payload: dict[str, Any], headers: Mapping[str, str]) -> web.Response:
         kind = payload.get("type")
         if kind == "url_verification":
-            return web.json_response({"challenge": payload.get("challenge", "")})
+            return web.json_response({"challenge": str(payload.get("challenge", ""))})
         if kind != "event_callback":
             return web.Response(status=200)
-        event = payload.get("event") or {}
+        event = payload.get("event")
+        if not isinstance(event, dict):
+            return web.Response(status=400, text="event is not an object")
         event_id = payload.get("event_id") or f"{event.get('channel')}/{event.get('ts')}"
-        retry = headers.get("X-Slack-Retry-Num")
-        if not self.seen.add(f"event:{event_id}"):
+        if not self._is_for_us(event):
+            return web.Response(status=200)
+        work = {  # only what the worker needs, so the inbox line stays small
+            "team_id": payload.get("team_id"),
+            "authorizations": payload.get("authorizations"),
+            "event": event,
+        }
+        if not await self._accept(f"slack:event:{event_id}", EVENT_KIND, work):
+            retry = headers.get("X-Slack-Retry-Num")
             log.info("Slack event %s already handled; ignoring (retry %s)", event_id, retry)
             return web.Response(status=200, headers={"X-Slack-No-Retry": "1"})
-        if self._is_for_us(event):
-            self._spawn(self._on_message(payload, event))
         return web.Response(status=200)
+
+    async def _accept(self, key: str, kind: str, work: dict[str, Any]) -> bool:
+        """Durably queue the work (raises web.HTTPInternalServerError if the store cannot)."""
+        try:
+            return await self.inbox.accept(key, kind, work)
+        except Exception as error:  # not on disk: say so, and Slack will retry
+            log.error("Slack work %s not accepted, store failed: %s", key, error)
+            raise web.HTTPInternalServerError(text="could not store the request") from None
 
     def _is_for_us(self, event: Mapping[str, Any]) -> bool:
         if event.get("bot_id") or event.get("subtype") not in USER_SUBTYPES:
             return False  # bots (ourselves included), edits, joins...
-        if not event.get("user") or not event.get("channel"):
+        if not isinstance(event.get("user"), str) or not isinstance(event.get("channel"), str):
+            return False
+        if not isinstance(event.get("text", ""), str):
             return False
         if event.get("type") == "app_mention":
             return True
         return event.get("type") == "message" and event.get("channel_type") == "im"
 
-    def _on_command(self, form: dict[str, str], signature: str) -> web.Response:
+    async def _on_command(self, form: dict[str, str], signature: str) -> web.Response:
         if form.get("command") != self.settings.command:
             return web.json_response(
                 {"response_type": "ephemeral", "text": f"I only answer {self.settings.command}."}
@@ -269,11 +296,34 @@ class SlackChannel:
         # Each invocation has its own trigger_id; a request without one can still only
         # be replayed byte for byte, which repeats its signature.
         trigger = form.get("trigger_id") or signature
-        if not self.seen.add(f"command:{trigger}"):
+        if not await self._accept(f"slack:command:{trigger}", COMMAND_KIND, form):
             log.info("Slack command %s already handled; ignoring", trigger)
             return web.Response(status=200)
-        self._spawn(self._on_slash(form))
         return web.Response(status=200)
+
+    async def _work_event(self, item: Item) -> None:
+        work = item.payload
+        event = work["event"]
+        if item.recovered and self.repo.recorded_message(
+            "slack", event.get("ts"), item.accepted_at
+        ):
+            log.info("Slack event %s was recorded before a restart; not again", item.key)
+            is_dm = event.get("channel_type") == "im"
+            thread = event.get("thread_ts") or (None if is_dm else event.get("ts"))
+            await self.post(event["channel"], _recorded_before_restart(), thread_ts=thread)
+            return
+        await self._on_message(work, event)
+
+    async def _work_command(self, item: Item) -> None:
+        form = item.payload
+        if item.recovered and self.repo.recorded_message(
+            "slack", form.get("trigger_id"), item.accepted_at
+        ):
+            log.info("Slack command %s was recorded before a restart; not again", item.key)
+            reply = _recorded_before_restart()
+            await self.respond(form.get("response_url", ""), reply, user=form.get("user_id"))
+            return
+        await self._on_slash(form)
 
     # ------------------------------------------------------------------ work
     def _spawn(self, work) -> None:
@@ -288,11 +338,25 @@ class SlackChannel:
 
     async def drain(self, timeout: float | None = None) -> None:
         """Wait for acknowledged work to finish (tests; graceful shutdown)."""
+        await self.inbox.drain(timeout)
         if self.tasks:
             await asyncio.wait(set(self.tasks), timeout=timeout)
 
+    async def start(self) -> None:
+        """Open one HTTP session for every call to Slack (slack_sdk otherwise opens a new
+        session, and a new connection, per call), then start the inbox workers: what a
+        crash left acknowledged but unfinished runs first."""
+        if self.session is None:
+            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+            self.client.session = self.session
+        await self.inbox.start()
+
     async def close(self) -> None:
+        await self.inbox.close(timeout=10)
         await self.drain(timeout=10)
+        if self.session is not None:
+            await self.session.close()
+            self.client.session = self.session = None
         for task in list(self.tasks):
             task.cancel()
 
@@ -314,7 +378,14 @@ class SlackChannel:
         # thread only if the user wrote in one (a DM is already a private conversation).
         thread = event.get("thread_ts") or (None if is_dm else ts)
         try:
-            reply = await self._ask(text, user, message_id=ts, conversation_id=channel)
+            reply = await self._ask(
+                text,
+                user,
+                message_id=ts,
+                conversation_id=channel,
+                team_hint=payload.get("team_id"),
+                user_team=event.get("user_team"),
+            )
             await self.post(channel, reply, thread_ts=thread)
         except Exception:
             log.exception("Slack message %s/%s failed", channel, ts)
@@ -334,6 +405,8 @@ class SlackChannel:
                 user,
                 message_id=form.get("trigger_id"),
                 conversation_id=channel,
+                team_hint=form.get("team_id"),
+                user_team=form.get("user_team"),
             )
         except Exception:
             log.exception("Slack command from %s failed", user)
@@ -341,9 +414,24 @@ class SlackChannel:
         await self.respond(response_url, reply, user=user)
 
     async def _ask(
-        self, text: str, user: str, *, message_id: str | None, conversation_id: str | None
+        self,
+        text: str,
+        user: str,
+        *,
+        message_id: str | None,
+        conversation_id: str | None,
+        team_hint: str | None = None,
+        user_team: str | None = None,
     ) -> Reply:
-        sender = Sender(channel="slack", user_id=user, email=await self.email_of(user))
+        email, team = await self._profile(user)
+        team = user_team if isinstance(user_team, str) and user_team else team
+        workspace = self._team_id or team_hint
+        if team and workspace and team != workspace:
+            # Slack Connect: someone from another organisation. Their e-mail and id are
+            # vouched for by their own workspace, not ours: a stranger whatever they match.
+            sender = Sender(channel="slack", user_id=f"{team}:{user}")
+        else:
+            sender = Sender(channel="slack", user_id=user, email=email)
         message = IncomingMessage(text, sender, message_id, conversation_id)
         return await self.tracker.handle(message)
 
@@ -377,21 +465,26 @@ class SlackChannel:
             log.warning("Slack auth.test failed: %s", error)
         return self._bot_user_id
 
-    async def email_of(self, user: str) -> str | None:
-        """The user's e-mail, if the app has users:read.email (cached; None otherwise)."""
-        if user in self._emails:
-            self._emails.move_to_end(user)
-            return self._emails[user]
-        email = None
+    async def _profile(self, user: str) -> tuple[str | None, str | None]:
+        """The user's e-mail (if the app has users:read.email) and home team (cached)."""
+        if user in self._users:
+            self._users.move_to_end(user)
+            return self._users[user]
+        email = team = None
         try:
             response = await self.client.users_info(user=user)
-            email = ((response.get("user") or {}).get("profile") or {}).get("email")
+            found = response.get("user") or {}
+            email = (found.get("profile") or {}).get("email")
+            team = found.get("team_id")
         except SlackClientError as error:
             log.info("Slack users.info for %s gave no e-mail: %s", user, error)
-        self._emails[user] = email
-        while len(self._emails) > 5000:
-            self._emails.popitem(last=False)
-        return email
+        self._users[user] = (email, team)
+        while len(self._users) > 5000:
+            self._users.popitem(last=False)
+        return email, team
+
+    async def email_of(self, user: str) -> str | None:
+        return (await self._profile(user))[0]
 
     async def post(self, channel: str, reply: Reply, thread_ts: str | None = None) -> str | None:
         """Post a reply (and its images) to a channel or DM; returns the message ts."""
@@ -427,7 +520,9 @@ class SlackChannel:
             log.warning("Slack response_url %r is not Slack's; not answering", response_url)
             return
         body = {"response_type": "ephemeral", **slack_render.render(reply)}
-        response = await AsyncWebhookClient(response_url, timeout=15).send_dict(body)
+        response = await AsyncWebhookClient(
+            response_url, timeout=15, session=self.session
+        ).send_dict(body)
         if response.status_code != 200:
             log.warning("Slack response_url answered %s: %s", response.status_code, response.body)
         if reply.images and user:
@@ -494,6 +589,17 @@ class _Clock:
         return self._now()
 
 
+async def _read_body(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, however many TCP reads it takes; None as soon as it exceeds `limit`."""
+    chunks, size = [], 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _is_ssl_check(request: web.Request, body: bytes) -> bool:
     return request.headers.get("Content-Type", "").startswith(
         "application/x-www-form-urlencoded"
@@ -507,4 +613,13 @@ def _sorry() -> Reply:
             "again; if it keeps happening, tell the strategy administrator."
         ],
         kind=Kind.ERROR,
+    )
+
+
+def _recorded_before_restart() -> Reply:
+    return Reply(
+        lines=[
+            "Recorded: I stored this before the bot restarted, so I have not stored it "
+            "again. Ask about the objective to see it in its history."
+        ]
     )

@@ -53,6 +53,7 @@ from bot.channels.common import (
 )
 from handlers.message import IncomingMessage, Sender, TrackerLike
 from handlers.reply import Kind, Reply
+from storage.inbox import Inbox
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,7 @@ class TeamsChannel:
         self.settings = settings
         self.tracker = tracker
         self.repo = repo
+        self.seen = Inbox(repo)  # replay keys only: `seen:` keys that expire after a day
         self.today = today
         self.strategy_name = strategy_name or (
             lambda: repo.strategy_info().get("name") or "ICT strategy"
@@ -310,12 +312,13 @@ class TeamsChannel:
     async def first_time(self, activity: Activity) -> bool:
         """False for an activity already handled (Bot Framework retries, replays).
 
-        The claim is durable before the turn runs, in the store, so it holds across
-        restarts and across processes sharing the data directory.
+        The key is durable before the turn runs, in the store, so it holds across
+        restarts and across processes sharing the data directory; it expires after a
+        day with the Slack inbox's keys (storage/inbox.py).
         """
         if not activity.id:
             return True
-        return await self.repo.claim(f"teams:{activity.id[:256]}", self.today())
+        return await self.seen.first_time(f"teams:{activity.id[:256]}")
 
     async def remember(self, turn_context: TurnContext, email: str | None = None) -> None:
         """Store this conversation's reference (durably) so the bot can write later."""

@@ -15,14 +15,13 @@ import signal
 import sys
 from collections.abc import Mapping
 
-from aiohttp import web
-
 from bot.app import running_app
 from bot.channels.common import is_loopback
 from bot.commands.errors import report_errors
 from bot.delivery import Delivery
+from bot.logs import install as install_log_limits
 from bot.scheduler import scheduler_for
-from bot.server import build_channels, create_app
+from bot.server import CappedSite, build_channels, connection_cap, create_app, make_runner
 from bot.settings import Settings, add_store_options
 
 DEFAULT_PORT = 3978  # the Bot Framework's customary port
@@ -81,12 +80,19 @@ async def serve(args: argparse.Namespace, env: Mapping[str, str]) -> int:
             return 2
         delivery = Delivery(app.repo, slack=channels.slack, teams=channels.teams)
         scheduler = scheduler_for(app.repo, app.settings, delivery)
-        web_app = create_app(app.repo, channels=channels, scheduler=scheduler, delivery=delivery)
+        web_app = create_app(
+            app.repo,
+            channels=channels,
+            scheduler=scheduler,
+            delivery=delivery,
+            healthz_token=(env.get("HEALTHZ_TOKEN") or "").strip() or None,
+        )
+        install_log_limits()  # a flood of bad requests must not fill the disk
         scheduler.attach(web_app)  # started with the server, stopped with it
-        runner = web.AppRunner(web_app)
+        runner = make_runner(web_app)  # header timeout
         await runner.setup()
         try:
-            site = web.TCPSite(runner, host, port)
+            site = CappedSite(runner, host, port, cap=connection_cap())
             await site.start()
             bound = [a[:2] for a in runner.addresses if isinstance(a, tuple)]
             where = ", ".join(f"http://{h}:{p}" for h, p in bound) or f"http://{host}:{port}"

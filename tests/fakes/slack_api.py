@@ -19,16 +19,19 @@ class Call:
     method: str
     params: dict[str, Any]
     token: str | None
+    peer: Any = None  # the bot's (host, port): one per TCP connection
 
 
 @dataclass
 class FakeSlackApi:
     token: str = "xoxb-test-token"
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> profile
+    teams: dict[str, str] = field(default_factory=dict)  # id -> home team (default T1)
     failures: dict[str, str] = field(default_factory=dict)  # method -> Slack error code
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # response_url posts
+    response_ids: list[str] = field(default_factory=list)  # which response_url each went to
     server: TestServer | None = None
 
     async def start(self) -> FakeSlackApi:
@@ -78,7 +81,8 @@ class FakeSlackApi:
                 params.update({k: v[0] for k, v in parse_qs(raw.decode()).items()})
         auth = request.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") or params.get("token")
-        self.calls.append(Call(method, params, token))
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        self.calls.append(Call(method, params, token, peer))
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.failures:
@@ -97,7 +101,8 @@ class FakeSlackApi:
             user = params.get("user")
             if user not in self.users:
                 return {"ok": False, "error": "user_not_found"}
-            return {"ok": True, "user": {"id": user, "profile": self.users[user]}}
+            team = self.teams.get(user, "T1")
+            return {"ok": True, "user": {"id": user, "team_id": team, "profile": self.users[user]}}
         if method == "users.lookupByEmail":
             for user, profile in self.users.items():
                 if profile.get("email", "").lower() == str(params.get("email")).lower():
@@ -117,4 +122,5 @@ class FakeSlackApi:
 
     async def _response(self, request: web.Request) -> web.Response:
         self.responses.append(await request.json())
+        self.response_ids.append(request.match_info["id"])
         return web.Response(text="ok")
