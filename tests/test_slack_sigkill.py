@@ -57,10 +57,15 @@ async def test_every_acknowledged_update_survives_ten_sigkills_exactly_once(tmp_
             for round_ in range(ROUNDS):
                 process, url = await start_server(tmp_path, env)
                 limit = asyncio.Semaphore(AT_ONCE)
+                # Kill after a random number of this round's acknowledgements, so the
+                # SIGKILL lands mid-burst however fast the server is on this machine.
+                kill_after, acked = rng.randint(10, BURST - 40), []
+                killing = asyncio.Event()
 
                 async def send(
-                    note: str, key: str, body: bytes, kind: str, url=url, limit=limit
-                ) -> None:
+                    note: str, key: str, body: bytes, kind: str, url=url, limit=limit,
+                    kill_after=kill_after, acked=acked, killing=killing,
+                ) -> None:  # fmt: skip
                     async with limit:
                         headers = slack_headers(body, content_type=kind)
                         async with http.post(
@@ -68,11 +73,14 @@ async def test_every_acknowledged_update_survives_ten_sigkills_exactly_once(tmp_
                         ) as r:
                             if r.status == 200:
                                 acknowledged[note] = key
+                                acked.append(note)
+                                if len(acked) >= kill_after:
+                                    killing.set()
 
                 burst = [
                     asyncio.ensure_future(send(*_request(api, round_, i))) for i in range(BURST)
                 ]
-                await asyncio.sleep(rng.uniform(0.3, 1.2))
+                await asyncio.wait_for(killing.wait(), 30)
                 process.send_signal(signal.SIGKILL)
                 await process.wait()
                 await asyncio.gather(*burst, return_exceptions=True)
