@@ -132,3 +132,110 @@ def objective_ranges(repo: Repository) -> str:
         by_theme.setdefault(objective.theme, []).append(objective.id)
     parts = [ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}" for ids in by_theme.values()]
     return ", ".join(parts) or "none yet"
+
+
+# --- a title named anywhere in a message (the reader's references) -------------------------
+# Everyday public-sector equivalents; a strategy file's `aliases:` add to these per item.
+SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"hq", "headquarters", "head office"}),
+    frozenset({"it", "ict", "technology", "digital"}),
+    frozenset({"green", "sustainable", "sustainability", "carbon", "environment", "energy"}),
+    frozenset({"website", "web site", "web", "online"}),
+    frozenset({"phones", "telephony", "telephone", "telephones", "phone"}),
+    frozenset({"wifi", "wi fi", "wireless"}),
+    frozenset({"printing", "print", "printers"}),
+    frozenset({"mapping", "gis", "maps"}),
+)
+_GENERIC = STOPWORDS | {
+    "update", "progress", "project", "programme", "work", "system", "systems", "council", "staff",
+    "all", "with", "use", "new", "is", "are", "it's", "its", "in", "by", "at", "we", "i", "be",
+    "has", "have", "been", "this", "that", "my", "re", "about", "now", "still", "going", "just",
+    "services", "service", "more", "make", "through", "out", "across", "s", "some", "one",
+}  # fmt: skip
+_REF_STOP = re.compile(
+    r"[:;,(]|\s[-–—]\s|\s(?:is|are|was|now|still|at|on\s+track|off\s+track|currently|has|have|"
+    r"went|gone|due|moved|slipp\w*|delayed|-)\b|\d",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class TextRef(Generic[T]):
+    """A title found inside a message, with where the naming words stood."""
+
+    match: T | None
+    candidates: Sequence[T]
+    span: tuple[int, int]
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _expand(words: set[str]) -> set[str]:
+    out = set(words)
+    for group in SYNONYMS:
+        if words & group:
+            out |= group
+    return {_stem(w) for w in out}
+
+
+def _acronyms(words: list[str]) -> set[str]:
+    initials = "".join(w[0] for w in words if w not in STOPWORDS)
+    return {initials[i:j] for i in range(len(initials)) for j in range(i + 3, len(initials) + 1)}
+
+
+def title_words(title: str, aliases: Sequence[str] = ()) -> tuple[set[str], set[str]]:
+    words = fold(title).split()
+    vocab = _expand({w for w in words if w not in _GENERIC})
+    for alias in aliases:
+        vocab |= _expand(set(fold(alias).split()) - _GENERIC) | {fold(alias)}
+    return vocab, _acronyms(words)
+
+
+def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
+    """An objective named by (part of) its title at the start of `text`, or None.
+
+    Only the leading words before the first field or separator are read, each content
+    word scored by how distinctive it is across all titles (a word in one title counts
+    more than one in five). A tie is reported as candidates, never guessed.
+    """
+    lead = re.match(r"\s*(?:the\s+|our\s+|re\s+)?", text, re.IGNORECASE)
+    start = lead.end() if lead else 0
+    stop = _REF_STOP.search(text, start)
+    end = stop.start() if stop else len(text)
+    words = [(m, _stem(fold(m.group(0)))) for m in re.finditer(r"[\w'’-]+", text[start:end])]
+    words = [(m, w) for m, w in words if w and w not in _GENERIC and len(w) > 1]
+    if not words or len(words) > 8:
+        return None
+    objectives = repo.objectives()
+    vocab = {o.id: title_words(o.title, getattr(o, "aliases", ()) or ()) for o in objectives}
+    df: dict[str, int] = {}
+    for words_set, _ in vocab.values():
+        for w in words_set:
+            df[w] = df.get(w, 0) + 1
+    scores: dict[str, float] = {}
+    last: dict[str, int] = {}
+    for m, word in words:
+        for objective in objectives:
+            words_set, acronyms = vocab[objective.id]
+            hit = word in words_set or (len(word) >= 3 and word.rstrip("s") in acronyms)
+            if not hit and len(word) >= 6:
+                hit = any(
+                    len(w) >= 6 and fuzz.ratio(word, w) >= 88 for w in words_set
+                )
+            if hit:
+                weight = 1.0 / df.get(word, 1) if word in df else 1.0
+                scores[objective.id] = scores.get(objective.id, 0.0) + weight
+                last[objective.id] = max(last.get(objective.id, 0), start + m.end())
+    if not scores:
+        return None
+    best = max(scores.values())
+    if best < 0.5:
+        return None
+    top = [o for o in objectives if scores.get(o.id, 0) >= best - 1e-9]
+    span_end = max(last[o.id] for o in top)
+    # The naming words run to the last matched word; unmatched words before it belong too.
+    if len(top) == 1:
+        return TextRef(top[0], (), (start, span_end))
+    return TextRef(None, top, (start, span_end))

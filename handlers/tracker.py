@@ -27,7 +27,9 @@ from handlers.context import Context
 from handlers.message import IncomingMessage, Sender
 from handlers.permissions import NotAllowed
 from handlers.reply import Kind, Reply
-from handlers.router import dispatch, suggestions
+from handlers.reader import normalise, read
+from handlers.router import Command, dispatch, find_command, suggestions
+from handlers.updates import apply_reading
 from storage.repository import NotFound, Repository
 from tracker.dates import LONDON
 from tracker.model import Person
@@ -80,13 +82,14 @@ class Tracker:
                 kind=Kind.ERROR,
             )
         message = IncomingMessage(text, message.sender, message.message_id, message.conversation_id)
+        text = normalise(text) or text
         person = self.identify(message.sender)
         now = self.clock().astimezone(LONDON)
         context = Context(self.repo, message, person, now)
         if person is None and text.lower() not in _QUESTION_ONLY:
             return self._stranger(message.sender)
         try:
-            found = await dispatch(context, text)
+            found = await self._route(context, text)
         except NotAllowed as refusal:
             return Reply(title="Not changed.", lines=[str(refusal)], kind=Kind.ERROR)
         except NotFound as missing:
@@ -100,6 +103,15 @@ class Tracker:
             note = f"(I ignored {removed} invisible or control character{'s' * (removed > 1)}.)"
             reply.footer = f"{reply.footer}\n{note}" if reply.footer else note
         return reply
+
+    async def _route(self, context: Context, text: str) -> tuple[Command, Reply] | None:
+        """The reader first (is this a change to an objective?), then the command table."""
+        reading = read(context, text)
+        if reading.intent in ("change", "refuse", "ask"):
+            only_date = reading.status is None and reading.progress is None and not reading.note
+            name = "change due date" if only_date and (reading.due or reading.move) else "update"
+            return find_command(name), await apply_reading(context, reading)
+        return await dispatch(context, text)
 
     def _stranger(self, sender: Sender) -> Reply:
         admins = [p.name for p in self.repo.people() if p.role.value == "admin"]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from handlers.context import Context
 from handlers.format import change_lines, name_of
@@ -97,10 +99,12 @@ def _ambiguous(ctx: Context, text: str, candidates: list[Objective], example: st
     )
 
 
-async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Reply:
+async def _record(
+    ctx: Context, objective: Objective, update: UpdateText, due: date | None = None
+) -> Reply:
     if update.problem:
         return Reply(title=update.problem, lines=["Nothing was saved."], kind=Kind.ERROR)
-    if update.status is None and update.progress is None and not update.note:
+    if update.status is None and update.progress is None and not update.note and due is None:
         return Reply(
             title=f"What's the update on {objective.id}?",
             lines=[
@@ -114,7 +118,7 @@ async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Rep
     if update.status is Status.ACHIEVED and progress is None:
         progress = 100
     change = await ctx.repo.record_update(
-        objective.id, ctx.source, status=update.status, progress=progress, note=update.note
+        objective.id, ctx.source, status=update.status, progress=progress, due=due, note=update.note
     )
     reply = Reply(
         title=f"Recorded update on {objective.id} {objective.title}",
@@ -359,4 +363,83 @@ async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
         ("Owner", name_of(ctx.repo, objective.owner)),  # type: ignore[union-attr]
         ("Due", format_date(objective.due) if objective.due else "not set"),
     ]
+    return reply
+
+
+def _not_applied_lines(reading: Any) -> list[str]:
+    return [
+        f"Not applied: {words} stayed in the note. To apply it, say `{how}`."
+        for words, how in reading.not_applied
+    ]
+
+
+async def apply_reading(ctx: Context, reading: Any) -> Reply:
+    """Write what the reader found on one objective, in one transaction, or say why not.
+
+    Every field the reader found is either in the confirmation's changes or listed as
+    not applied (the no-silent-loss rule); a problem refuses the whole message.
+    """
+    from handlers.reader import moved_date
+
+    if reading.objective is None and reading.candidates:
+        rest = reading.text.replace(reading.ref_text, "").strip(" :,-")
+        return _ambiguous(ctx, reading.ref_text, list(reading.candidates), "update {oid} " + rest)
+    if reading.problem:
+        if reading.objective is None:
+            return _missing_objective(ctx, reading.ref_text)
+        return Reply(title=reading.problem, lines=["Nothing was saved."], kind=Kind.ERROR)
+    objective: Objective = reading.objective
+    due = reading.due.value if reading.due else None
+    if reading.move:
+        if objective.due is None:
+            return Reply(
+                title=f"{objective.id} has no due date to move.",
+                lines=[f"Give the date instead, e.g. `{objective.id} due end of March`. "
+                       "Nothing was saved."],
+                kind=Kind.ERROR,
+            )
+        due = moved_date(objective.due, *reading.move)
+    if due is not None and reading.status is None and reading.progress is None and not reading.note:
+        return await _record_due(ctx, objective, due, reading)
+    update = UpdateText(status=reading.status, progress=reading.progress, note=reading.note)
+    reply = await _record(ctx, objective, update, due=due)
+    if reply.kind is Kind.CONFIRMATION:
+        if reading.due:
+            reply.lines.append(f"I read the date as {reading.due.understood}.")
+        elif reading.move and due:
+            n, unit = reading.move
+            way = "back" if n > 0 else "forward"
+            reply.lines.append(
+                f"Moved {way} {abs(n)} {unit}{'s' * (abs(n) != 1)} from "
+                f"{format_date(objective.due)} to {format_date(due)}."  # type: ignore[arg-type]
+            )
+        reply.lines.extend(_not_applied_lines(reading))
+    return reply
+
+
+async def _record_due(ctx: Context, objective: Objective, due: date, reading: Any) -> Reply:
+    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    change = await ctx.repo.record_update(objective.id, ctx.source, due=due)
+    reply = Reply(
+        title=f"{objective.id} {objective.title} is now due {format_date(due)}",
+        kind=Kind.CONFIRMATION,
+        footer=UNDO_HINT,
+    )
+    if reading.due:
+        reply.lines.append(f"I read “{reading.fields[-1].text if reading.fields else ''}” as "
+                           f"{reading.due.understood}.")
+        if reading.due.is_past:
+            reply.lines.append(
+                "Note: that date is in the past, so the objective now shows as overdue."
+            )
+    elif reading.move and objective.due:
+        n, unit = reading.move
+        reply.lines.append(
+            f"Moved {'back' if n > 0 else 'forward'} {abs(n)} {unit}{'s' * (abs(n) != 1)} "
+            f"from {format_date(objective.due)}."
+        )
+    if not change.changes:
+        reply.title = f"{objective.id} was already due {format_date(due)}"
+    reply.fields.extend(change_lines(ctx.repo, change.changes))
+    reply.lines.extend(_not_applied_lines(reading))
     return reply

@@ -1,0 +1,605 @@
+"""The reader: what an officer's message means, found in stages instead of by racing regexes.
+
+Officers do not learn a syntax: they type `2.2 amber still, 45% - testing delayed`,
+`4.1 slipping to end of May, contractor ill` or `@channel the thin client rollout 80%`.
+The reader works in four explicit steps, each a plain function with one job:
+
+1. `normalise`   case-insensitive cleaning: chat mention markup and leading mentions,
+                 missing apostrophes ("whats" -> "what's"), polite filler ("can you tell
+                 me", "please"), so the rest of the bot sees one spelling;
+2. references    objective ids, then titles and parts of titles (any word order,
+                 plurals, acronyms, aliases and the built-in synonyms in `resolve`);
+3. fields        statuses (qualifiers such as still/now/back/gone, RAG words, one-edit
+                 typos in the leading position), percentages anywhere, dates after the
+                 verbs officers use (due, deadline, go-live, moved, slipped, extended...),
+                 relative moves (`back 3 weeks`), and the leftover text as the note;
+4. intent        every candidate intent gets a score; ties are settled by `PRECEDENCE`,
+                 the one place that says which reading wins.
+
+Changes are then applied by `handlers.updates.apply_reading`, which keeps the permission
+check and the single-transaction write. Everything else goes to the command table in
+`handlers.router`, tried in its explicit `ROUTE_ORDER`.
+
+The hard rule (issue 10): a change never hides a field. Every status word, percentage and
+date phrase in a message taken as a change is either applied or listed in the reply as
+*not applied*, with the exact message that would apply it; a value that is clearly wrong
+(`1e3%`, `-5%`, `150 percent`) or a date phrase that cannot be read refuses the whole
+message, leaving the store untouched. Status words inside the note ("survey complete")
+are never applied: only a status in the leading run of fields, or one introduced by a
+qualifier ("now amber", "gone red", "still at risk"), sets the status.
+
+Cost: a handful of compiled regexes and at most one rapidfuzz pass over the objective
+titles (a few dozen strings), so reading is independent of how many updates are stored.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from rapidfuzz.distance import OSA
+
+from handlers.context import Context
+from handlers.resolve import NUMBER_WORDS, find_objective_in_text
+from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_date
+from tracker.model import STATUS_SYNONYMS, Objective, Status
+
+# --- 1. normalise ------------------------------------------------------------------------
+_MENTION_MARKUP = re.compile(r"<[@!#][^>]*>")
+_LEADING_MENTION = re.compile(r"^(?:\s*(?:@[\w.\-]+|<[@!#][^>]*>)[\s,:]*)+")
+_APOSTROPHES = {
+    "whats": "what's",
+    "wheres": "where's",
+    "hows": "how's",
+    "whens": "when's",
+    "whos": "who's",
+    "thats": "that's",
+    "isnt": "isn't",
+    "wont": "won't",
+    "cant": "can't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "im": "I'm",
+}
+_APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
+_FILLER_START = re.compile(
+    r"^(?:(?:hi|hello|hey|morning|afternoon|ok|okay|so|right)\b[\s,!]*)?"
+    r"(?:(?:can|could|would)\s+you\s+(?:please\s+)?(?:tell\s+me|let\s+me\s+know|show\s+me|"
+    r"give\s+me)\s+|please\s+|pls\s+|plz\s+|quick\s+(?:q|question)[:,]?\s+|just\s+)+",
+    re.IGNORECASE,
+)
+_FILLER_END = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|ta|cheers)[\s.!]*$", re.I)
+
+
+def normalise(text: str) -> str:
+    """One spelling for the rest of the bot; the officer's own text stays in the audit."""
+    text = _LEADING_MENTION.sub("", text)
+    text = _MENTION_MARKUP.sub(" ", text)
+    text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _FILLER_START.sub("", text.strip())
+        text = _FILLER_END.sub("", text)
+    return " ".join(text.split())
+
+
+# --- 3. fields -----------------------------------------------------------------------------
+OID_RE = re.compile(r"(?<![\w./])(?:objective\s+|obj\s+|#)?(\d{1,2}\.\d{1,3})(?![\w/%]|\.\d)", re.I)
+_NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
+PERCENT_RE = re.compile(
+    rf"(?<![\w.])(?P<num>{_NUMBER})\s*(?:%|pc\b|percent\b|per\s*cent\b)"
+    r"(?:\s+(?:complete|completed|done|through|finished|there|in))?",
+    re.IGNORECASE,
+)
+_QUALIFIERS = (
+    r"(?:(?:is|are|was|now|still|currently|remains?|remaining|stays?|staying|back|gone|going|"
+    r"moved|moving|turned|turning|went|status|rag|rated|rating|showing|set|at|to|as|"
+    r"should\s+be|has\s+gone|have\s+gone|is\s+now)\s+)*"
+)
+_STATUS_WORDS = sorted(STATUS_SYNONYMS, key=len, reverse=True)
+_STATUS_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")(?![\w-])", re.I
+)
+_INTRO_STATUS = re.compile(
+    r"(?<![\w-])(?:now|still|remains?|gone|going|back\s+to|back|moved\s+to|turned|status|"
+    r"rag|rated|should\s+be)\s+(?:is\s+|to\s+|at\s+|as\s+)?(" + "|".join(
+        re.escape(w) for w in _STATUS_WORDS
+    ) + r")(?![\w-])",
+    re.IGNORECASE,
+)
+DATE_VERBS = (
+    r"due(?:\s+date)?|deadline|target(?:\s+date)?|go[\s-]?live|golive|completion(?:\s+date)?|"
+    r"end\s+date|new\s+date|revised(?:\s+date)?|moved|moving|move|push(?:ed)?|slipp(?:ed|ing)|"
+    r"slip|extended|extend|extension|deferred|delayed|rescheduled|put\s+back|now"
+)
+DATE_RE = re.compile(
+    rf"(?<![\w-])(?P<verb>{DATE_VERBS})\b(?:\s+(?:is|now|date|back|out|forward|on|again))*"
+    r"\s*(?::|-|=)?\s*(?P<prep>to|until|till|til|into|for|on|by|at|as|from)?\s*"
+    r"(?P<date>[^,;()]+)",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(
+    r"\s+(?:-|–|—)\s+|\.\s+|\s+(?:because|as|due\s+to|after|since|while|but|and|so|with|"
+    r"following|pending|waiting|awaiting|cos|coz|owing)\b",
+    re.IGNORECASE,
+)
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14}
+RELATIVE_RE = re.compile(
+    r"(?<![\w-])(?P<dir>back|forward|out|on|later|earlier|by)?\s*(?:by\s+)?"
+    r"(?P<n>\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|couple\s+of|"
+    r"a\s+couple\s+of)\s+(?P<unit>day|week|fortnight|month)s?"
+    r"(?:\s+(?P<after>back|later|forward|earlier|out))?(?![\w-])",
+    re.IGNORECASE,
+)
+_RELATIVE_VERB = re.compile(
+    r"(?<![\w-])(?:push(?:ed)?|move[ds]?|moving|slip(?:ped|s)?|slipping|delay(?:ed)?|"
+    r"extend(?:ed)?|put|bring|brought|pull(?:ed)?)\b",
+    re.IGNORECASE,
+)
+_DATEISH = re.compile(
+    r"\b(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d{4}-\d{2}-\d{2}|q[1-4]|20\d\d(?:/\d\d)?|"
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|"
+    r"thursday|friday|christmas|xmas|easter|year\s+end|financial\s+year|next\s+week|"
+    r"next\s+month|end\s+of\s+\w+|tomorrow)\b",
+    re.IGNORECASE,
+)
+_TYPO_TARGETS = [w for w in _STATUS_WORDS if len(w.replace(" ", "")) >= 5]
+_NOT_TYPOS = {
+    "gone",
+    "going",
+    "none",
+    "dine",
+    "down",
+    "dong",
+    "later",
+    "bound",
+    "behold",
+    "compete",
+    "competed",
+    "completes",
+    "delay",
+    "delays",
+    "paid",
+    "reed",
+    "read",
+    "greet",
+    "greens",
+    "ontrack",
+}
+_CONNECTIVE = re.compile(
+    r"^(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
+    r"status|by|to|as|at|is|now|still|currently|cos|because|then|-|–|—|:|;|,|\.|!|\?|\||/)"
+    r"(?![\w])\s*)+",
+    re.IGNORECASE,
+)
+UPDATE_VERB = re.compile(
+    r"^(?:update|progress|report|status\s+update|progress\s+update|quick\s+update|"
+    r"latest|news)\s*(?:on|for|re|about)?\b\s*(?::|-|–)?\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Field:
+    """One thing the reader took from the text, with where it stood."""
+
+    kind: str  # status | progress | due | move
+    text: str
+    start: int
+    end: int
+    value: object = None
+
+
+@dataclass
+class Reading:
+    """What one message says, before anything is written."""
+
+    text: str
+    objective: Objective | None = None
+    candidates: list[Objective] = field(default_factory=list)
+    ref_text: str = ""
+    ref_end: int = 0
+    explicit_verb: bool = False
+    status: Status | None = None
+    progress: int | None = None
+    due: ParsedDate | None = None
+    move: tuple[int, str] | None = None
+    fields: list[Field] = field(default_factory=list)
+    not_applied: list[tuple[str, str]] = field(default_factory=list)  # (words, how to apply)
+    problem: str | None = None
+    note: str | None = None
+    intent: str = "route"
+
+    @property
+    def has_change(self) -> bool:
+        return any(
+            v is not None for v in (self.status, self.progress, self.due, self.move)
+        ) or bool(self.note)
+
+
+def _percent(raw: str) -> float | None:
+    cleaned = raw.replace("−", "-").replace(",", ".")
+    if "e" in cleaned.lower() or cleaned.startswith(("+", "-")):
+        return None
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _typo_status(word_text: str) -> Status | None:
+    """A status word within one edit (insert, delete, swap, replace): 'compelte', 'ambre'."""
+    folded = word_text.lower()
+    if len(folded.replace(" ", "")) < 4 or folded in _NOT_TYPOS:
+        return None
+    for target in _TYPO_TARGETS:
+        if abs(len(target) - len(folded)) <= 1 and OSA.distance(folded, target) <= 1:
+            return STATUS_SYNONYMS[target]
+    return None
+
+
+def _leading_status(rest: str) -> tuple[Status, int, int] | None:
+    """A status at the start of `rest` (after qualifiers), exact or one edit away."""
+    qualifiers = re.match(_QUALIFIERS, rest, re.IGNORECASE)
+    offset = qualifiers.end() if qualifiers else 0
+    tail = rest[offset:]
+    exact = _STATUS_RE.match(tail)
+    if exact:
+        return STATUS_SYNONYMS[exact.group(1).lower()], offset, offset + exact.end()
+    words = re.match(r"([a-z]+)(\s+[a-z]+)?", tail, re.IGNORECASE)
+    if not words:
+        return None
+    if words.group(2):
+        two = _typo_status(words.group(0))
+        if two and " " in next(k for k, v in STATUS_SYNONYMS.items() if v is two):
+            pair = words.group(0).lower()
+            if any(" " in t and OSA.distance(pair, t) <= 1 for t in _TYPO_TARGETS):
+                return two, offset, offset + words.end()
+    one = _typo_status(words.group(1))
+    if one:
+        return one, offset, offset + words.end(1)
+    return None
+
+
+def _date_span(text: str, start: int) -> tuple[int, int]:
+    """The date phrase from `start` to the end of its clause."""
+    tail = text[start:]
+    stop = _CLAUSE_END.search(tail)
+    end = start + (stop.start() if stop else len(tail))
+    while end > start and text[end - 1] in " .!?":
+        end -= 1
+    return start, end
+
+
+def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDate, int] | None:
+    """The longest prefix of text[start:end] that the date reader accepts."""
+    words = list(re.finditer(r"\S+", text[start:end]))
+    for count in range(len(words), 0, -1):
+        stop = start + words[count - 1].end()
+        try:
+            return parse_due_date(text[start:stop].strip(" ,.;:"), ctx.now), stop
+        except DateNotUnderstood:
+            continue
+    return None
+
+
+def _add_months(d: date, months: int) -> date:
+    month = d.month - 1 + months
+    year, month = d.year + month // 12, month % 12 + 1
+    return date(year, month, min(d.day, monthrange(year, month)[1]))
+
+
+def moved_date(due: date, n: int, unit: str) -> date:
+    """`due` moved by n units (negative n brings it forward)."""
+    if unit == "month":
+        return _add_months(due, n)
+    return due + timedelta(days=n * _UNIT_DAYS[unit])
+
+
+def _count(raw: str) -> int:
+    raw = raw.lower()
+    if raw.isdigit():
+        return int(raw)
+    if "couple" in raw:
+        return 2
+    return {"a": 1, "an": 1, **NUMBER_WORDS}.get(raw, 1)
+
+
+class _Spans:
+    """Which characters of the body have been taken as fields (the rest is the note)."""
+
+    def __init__(self, size: int) -> None:
+        self.taken = [False] * size
+
+    def take(self, start: int, end: int) -> None:
+        for i in range(start, end):
+            self.taken[i] = True
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.taken[start:end])
+
+
+def _apply_hint(oid: str, what: str, value: str) -> str:
+    return {
+        "status": f"update {oid} {value}",
+        "progress": f"update {oid} {value}",
+        "due": f"{oid} due {value}",
+    }[what]
+
+
+def read_fields(reading: Reading, body: str, ctx: Context) -> None:
+    """Fill status, progress, due date, move and note from the text after the reference."""
+    oid = reading.objective.id if reading.objective else "3.2"
+    spans = _Spans(len(body))
+
+    # Percentages anywhere; more than one distinct value is a question, not a guess.
+    percents = list(PERCENT_RE.finditer(body))
+    values: list[tuple[float, re.Match[str]]] = []
+    for match in percents:
+        value = _percent(match.group("num"))
+        if value is None or not 0 <= value <= 100:
+            reading.problem = (
+                f"Progress must be a whole percentage from 0% to 100%; you wrote "
+                f"“{match.group(0).strip()}”."
+            )
+            return
+        values.append((value, match))
+    if values:
+        distinct = {round(v) for v, _ in values}
+        first_value, first = values[0]
+        if len(distinct) > 1:
+            shown = " and ".join(m.group(0).strip() for _, m in values)
+            reading.problem = (
+                f"I found more than one percentage ({shown}), so I don't know which is the "
+                f"progress. Send one, e.g. `update {oid} {round(first_value)}%`."
+            )
+            return
+        reading.progress = round(first_value)
+        for _, match in values:
+            spans.take(match.start(), match.end())
+        reading.fields.append(Field("progress", first.group(0), first.start(), first.end()))
+
+    # Dates after the verbs officers use.
+    for match in DATE_RE.finditer(body):
+        verb = match.group("verb").lower()
+        if not spans.free(match.start("verb"), match.end("verb")):
+            continue
+        if verb == "now" and not match.group("prep"):
+            # "now 30/06/2027" is a date only when what follows reads fully as one.
+            pass
+        if verb.startswith("due") and re.match(r"\s*to\b", body[match.end("verb") :], re.I):
+            if not _DATEISH.search(match.group("date")):
+                continue  # "due to supplier delays" is a reason, not a date
+        start, end = _date_span(body, match.start("date"))
+        if start >= end:
+            continue
+        found = _read_date(body, start, end, ctx)
+        if found is None:
+            if _DATEISH.search(body[start:end]) and verb not in ("now", "move", "moving"):
+                reading.problem = (
+                    f"I couldn't read “{body[start:end].strip()}” as a date. "
+                    f"Try e.g. `{oid} due 31/03/2027`, `{oid} due end of May` or "
+                    f"`push {oid} back 3 weeks`."
+                )
+                return
+            continue
+        parsed, stop = found
+        if verb == "now" and stop < end and not _DATEISH.search(body[start:stop]):
+            continue
+        if not _DATEISH.search(body[start:stop]) and not re.search(
+            r"\b(?:in|next|end|week|month|quarter|year|today|tomorrow)\b", body[start:stop], re.I
+        ):
+            continue
+        if reading.due is not None and parsed.value != reading.due.value:
+            reading.problem = (
+                f"I found two dates ({format_date(reading.due.value)} and "
+                f"{format_date(parsed.value)}), so I don't know which is the due date. "
+                f"Send one, e.g. `{oid} due {format_date(parsed.value)}`."
+            )
+            return
+        reading.due = parsed
+        verb_start = match.start("verb")
+        # "slipping to end of May" both sets the status and moves the date.
+        if verb in ("slipping", "slipped", "delayed", "deferred"):
+            verb_start = match.start("prep") if match.group("prep") else start
+        spans.take(verb_start, stop)
+        reading.fields.append(Field("due", body[verb_start:stop], verb_start, stop))
+
+    # Relative moves of the current due date: "back 3 weeks", "forward a month".
+    if reading.due is None:
+        for match in RELATIVE_RE.finditer(body):
+            direction = (match.group("dir") or match.group("after") or "").lower()
+            verb = _RELATIVE_VERB.search(body[: match.start()])
+            if not direction and not verb:
+                continue
+            if direction == "by" and not verb:
+                continue
+            if not spans.free(match.start(), match.end()):
+                continue
+            n = _count(match.group("n"))
+            if direction in ("forward", "earlier") or (
+                verb and verb.group(0).lower().startswith(("bring", "brought", "pull"))
+            ):
+                n = -n
+            reading.move = (n, match.group("unit").lower())
+            start = verb.start() if verb and verb.start() >= match.start() - 30 else match.start()
+            if verb and not spans.free(verb.start(), verb.end()):
+                start = match.start()
+            spans.take(start, match.end())
+            reading.fields.append(Field("move", body[start : match.end()], start, match.end()))
+            break
+
+    # Status: leading run of fields, or introduced by a qualifier anywhere.
+    _read_status(reading, body, spans)
+    _note(reading, body, spans, oid)
+
+
+def _read_status(reading: Reading, body: str, spans: _Spans) -> None:
+    position = 0
+    while position < len(body):
+        chunk = body[position:]
+        skip = re.match(r"[\s,;:.\-–—/|!()]+|(?:and|&|but|is|now|still|currently)\b", chunk, re.I)
+        if skip and skip.end():
+            position += skip.end()
+            continue
+        if not spans.free(position, position + 1):
+            while position < len(body) and not spans.free(position, position + 1):
+                position += 1
+            continue
+        if reading.status is None:
+            found = _leading_status(chunk)
+            if found:
+                status, _, end = found
+                reading.status = status
+                spans.take(position, position + end)
+                reading.fields.append(
+                    Field("status", chunk[:end], position, position + end, status)
+                )
+                position += end
+                continue
+        break
+    if reading.status is None:
+        for match in _INTRO_STATUS.finditer(body):
+            if spans.free(match.start(), match.end()):
+                reading.status = STATUS_SYNONYMS[match.group(1).lower()]
+                spans.take(match.start(), match.end())
+                reading.fields.append(
+                    Field("status", match.group(0), match.start(), match.end(), reading.status)
+                )
+                break
+    # A status word used as the verb before a date ("slipping to end of May").
+    if reading.status is None and reading.due is not None:
+        for match in re.finditer(r"\b(slipping|slipped|delayed|deferred)\b", body, re.I):
+            if spans.free(match.start(), match.end()) and re.match(
+                r"\s+(?:to|until|till)\b", body[match.end() :], re.I
+            ):
+                word = match.group(1).lower()
+                reading.status = STATUS_SYNONYMS.get(word, Status.AT_RISK)
+                spans.take(match.start(), match.end())
+                reading.fields.append(
+                    Field("status", word, match.start(), match.end(), reading.status)
+                )
+                break
+
+
+def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
+    kept = "".join(c if not spans.taken[i] else "\0" for i, c in enumerate(body))
+    pieces = [p for p in kept.split("\0")]
+    note = " ".join(p.strip() for p in pieces if p.strip())
+    note = _tidy_note(note)
+    reading.note = note or None
+    if not note:
+        return
+    # Field words left in the note are named, never applied silently.
+    for match in _STATUS_RE.finditer(note):
+        word = match.group(1)
+        status = STATUS_SYNONYMS[word.lower()]
+        if reading.status is None or reading.status is not status:
+            reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
+    for match in _DATEISH.finditer(note):
+        reading.not_applied.append(
+            (f"“{match.group(0)}”", _apply_hint(oid, "due", "<date>").replace("<date>", "…"))
+        )
+        break
+
+
+_TRAILING = re.compile(r"[\s,;:\-–—/|]+$")
+_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+
+
+def _tidy_note(note: str) -> str:
+    """No orphaned punctuation or connectives at the start, none dangling at the end."""
+    note = _BRACKETS.sub("", note)
+    note = re.sub(r"\s+([,;:.!?])", r"\1", note)
+    note = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", note)
+    previous = None
+    while previous != note:
+        previous = note
+        note = _CONNECTIVE.sub("", note).strip()
+        note = re.sub(r"[\s,;:\-–—/|]+(?:and|but|so|with|to|by|at|is|now|still)$", "", note, flags=re.I)
+        note = _TRAILING.sub("", note)
+    return note.strip()
+
+
+# --- 2. references + 4. intent -------------------------------------------------------------
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|whats|when|when's|where|where's|who|who's|which|why|how|how's|is|are|"
+    r"was|were|does|do|did|has|have|can|could|any|anything|show|list|tell|give|status\s+of|"
+    r"history|summary|overview|owner\s+of|details)\b",
+    re.IGNORECASE,
+)
+_OTHER_COMMANDS = re.compile(
+    r"^(?:assign|give|hand|reassign|add|new|create|log|raise|close|undo|revert|help|subscribe|"
+    r"follow|unsubscribe|unfollow|stop|set\s+(?:the\s+)?owner|change\s+(?:the\s+)?owner)\b|"
+    r"\b(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)",
+    re.IGNORECASE,
+)
+
+# The one place that says which reading wins when two score the same.
+PRECEDENCE = ("refuse", "ask", "change", "route")
+
+
+def _score(reading: Reading, text: str) -> dict[str, int]:
+    """How strongly the message reads as each intent."""
+    question = bool(_QUESTION_START.match(text)) or text.rstrip().endswith("?")
+    found = reading.objective is not None or bool(reading.candidates)
+    fields = [f for f in reading.fields]
+    scores = {"route": 1, "change": 0, "ask": 0, "refuse": 0}
+    if _OTHER_COMMANDS.search(text):
+        scores["route"] += 5
+    if found:
+        scores["change"] += 2 + 2 * len(fields) + (3 if reading.explicit_verb else 0)
+        id_led_note = reading.objective is not None and reading.ref_text[:1].isdigit() and (
+            len((reading.note or "").split()) >= 2
+        )
+        if not fields and not reading.explicit_verb and not id_led_note:
+            scores["change"] = 0  # "3.2" or "3.2 doing": a question
+        if question and not reading.explicit_verb:
+            scores["change"] -= 6
+    if reading.problem and scores["change"] > scores["route"]:
+        scores["refuse"] = scores["change"] + 1
+    if reading.candidates and reading.objective is None and scores["change"] > scores["route"]:
+        scores["ask"] = scores["change"] + 1
+    return scores
+
+
+def decide(scores: dict[str, int]) -> str:
+    best = max(scores.values())
+    return next(i for i in PRECEDENCE if scores[i] == best)
+
+
+def read(ctx: Context, text: str) -> Reading:
+    """References, fields and the winning intent for one normalised message."""
+    reading = Reading(text)
+    if _OTHER_COMMANDS.search(text) and not PERCENT_RE.search(text):
+        return reading
+    verb = UPDATE_VERB.match(text)
+    body_start = 0
+    if verb and verb.end():
+        reading.explicit_verb = True
+        body_start = verb.end()
+    ident = OID_RE.search(text, body_start)
+    if ident and ident.start() <= body_start + 12:
+        reading.objective = ctx.repo.objective(ident.group(1))
+        reading.ref_text = ident.group(1)
+        if reading.objective is None:
+            reading.problem = f"There is no objective {ident.group(1)}."
+        body = text[ident.end() :]
+    else:
+        found = find_objective_in_text(ctx.repo, text[body_start:])
+        if found is None:
+            return reading
+        reading.objective = found.match
+        reading.candidates = list(found.candidates)
+        start, end = found.span
+        reading.ref_text = text[body_start + start : body_start + end]
+        body = text[body_start:][:start] + " " + text[body_start:][end:]
+        body = re.sub(r"^\s*(?:on|for|re|about|the)\b", "", body, flags=re.I)
+    if reading.problem is None:
+        read_fields(reading, body, ctx)
+    reading.intent = decide(_score(reading, text))
+    return reading
