@@ -91,14 +91,15 @@ OID_RE = re.compile(r"(?<![\w./])(?:objective\s+|obj\s+|#)?(\d{1,2}\.\d{1,3})(?!
 _NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
 PERCENT_RE = re.compile(
     rf"(?<![\w.])(?P<num>{_NUMBER})\s*(?:%|pc\b|percent\b|per\s*cent\b)"
-    r"(?:\s+(?:complete|completed|done|through|finished|there|in))?",
+    r"(?:\s+(?P<suffix>complete|completed|done|through|finished|there|in|achieved))?",
     re.IGNORECASE,
 )
-_QUALIFIERS = (
-    r"(?:(?:is|are|was|now|still|currently|remains?|remaining|stays?|staying|back|gone|going|"
-    r"moved|moving|turned|turning|went|status|rag|rated|rating|showing|set|at|to|as|"
-    r"should\s+be|has\s+gone|have\s+gone|is\s+now)\s+)*"
+_QUALIFIER_WORDS = (
+    r"is|are|was|now|still|currently|remains?|remaining|stays?|staying|back|gone|going|"
+    r"moved|moving|turned|turning|went|status|rag|rated|rating|showing|set|to|as|mark|marked|"
+    r"should\s+be|has\s+gone|have\s+gone|is\s+now"
 )
+_QUALIFIER_WORD = rf"(?:(?:{_QUALIFIER_WORDS})\s+|(?:status|rag)\s*[:=-]\s*)"
 _STATUS_WORDS = sorted(STATUS_SYNONYMS, key=len, reverse=True)
 _STATUS_RE = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")(?![\w-])", re.I
@@ -111,13 +112,18 @@ _INTRO_STATUS = re.compile(
     re.IGNORECASE,
 )
 DATE_VERBS = (
-    r"due(?:\s+date)?|deadline|target(?:\s+date)?|go[\s-]?live|golive|completion(?:\s+date)?|"
+    r"due(?:\s+date)?|dead?l[ie]{1,2}ne?|dealine|deadlien|target(?:\s+date)?|go[\s-]?live|golive|completion(?:\s+date)?|"
     r"end\s+date|new\s+date|revised(?:\s+date)?|moved|moving|move|push(?:ed)?|slipp(?:ed|ing)|"
     r"slip|extended|extend|extension|deferred|delayed|rescheduled|put\s+back|now"
 )
+_GLUE = (
+    r"is|now|date|back|out|forward|on|again|be|been|being|has|have|had|was|will|should|"
+    r"changed|revised|moved|extended|pushed|agreed|set|completion|go[\s-]?live|for|of"
+)
 DATE_RE = re.compile(
-    rf"(?<![\w-])(?P<verb>{DATE_VERBS})\b(?:\s+(?:is|now|date|back|out|forward|on|again))*"
-    r"\s*(?::|-|=)?\s*(?P<prep>to|until|till|til|into|for|on|by|at|as|from)?\s*"
+    rf"(?<![\w-])(?P<verb>(?:new\s+|revised\s+)?(?:{DATE_VERBS}))\b"
+    rf"(?:\s*(?:(?:{_GLUE})\b|[:=-](?!\d)))*"
+    r"\s*(?P<prep>to|until|till|til|into|by|at|as|from)?\b\s*"
     r"(?P<date>[^,;()]+)",
     re.IGNORECASE,
 )
@@ -132,6 +138,12 @@ RELATIVE_RE = re.compile(
     r"(?P<n>\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|couple\s+of|"
     r"a\s+couple\s+of)\s+(?P<unit>day|week|fortnight|month)s?"
     r"(?:\s+(?P<after>back|later|forward|earlier|out))?(?![\w-])",
+    re.IGNORECASE,
+)
+_RELATIVE_AMOUNT = re.compile(
+    r"(?:by\s+)?(?:\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"(?:a\s+)?couple\s+of)\s+(?:more\s+|extra\s+|further\s+)?(?:day|week|fortnight|month)s?\b"
+    r"(?!\s+(?:from|after|before|time))",
     re.IGNORECASE,
 )
 _RELATIVE_VERB = re.compile(
@@ -158,7 +170,6 @@ _NOT_TYPOS = {
     "later",
     "bound",
     "behold",
-    "compete",
     "competed",
     "completes",
     "delay",
@@ -171,7 +182,7 @@ _NOT_TYPOS = {
     "ontrack",
 }
 _CONNECTIVE = re.compile(
-    r"^(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
+    r"^(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|please|"
     r"status|by|to|as|at|is|now|still|currently|cos|because|then|-|–|—|:|;|,|\.|!|\?|\||/)"
     r"(?![\w])\s*)+",
     re.IGNORECASE,
@@ -211,6 +222,7 @@ class Reading:
     fields: list[Field] = field(default_factory=list)
     not_applied: list[tuple[str, str]] = field(default_factory=list)  # (words, how to apply)
     problem: str | None = None
+    ask: bool = False
     note: str | None = None
     intent: str = "route"
 
@@ -244,21 +256,24 @@ def _typo_status(word_text: str) -> Status | None:
 
 def _leading_status(rest: str) -> tuple[Status, int, int] | None:
     """A status at the start of `rest` (after qualifiers), exact or one edit away."""
-    qualifiers = re.match(_QUALIFIERS, rest, re.IGNORECASE)
-    offset = qualifiers.end() if qualifiers else 0
+    offset = 0
+    while True:
+        exact = _STATUS_RE.match(rest, offset)
+        if exact:
+            return STATUS_SYNONYMS[exact.group(1).lower()], offset, exact.end()
+        qualifier = re.match(_QUALIFIER_WORD, rest[offset:], re.IGNORECASE)
+        if not qualifier:
+            break
+        offset += qualifier.end()
     tail = rest[offset:]
-    exact = _STATUS_RE.match(tail)
-    if exact:
-        return STATUS_SYNONYMS[exact.group(1).lower()], offset, offset + exact.end()
     words = re.match(r"([a-z]+)(\s+[a-z]+)?", tail, re.IGNORECASE)
     if not words:
         return None
     if words.group(2):
-        two = _typo_status(words.group(0))
-        if two and " " in next(k for k, v in STATUS_SYNONYMS.items() if v is two):
-            pair = words.group(0).lower()
-            if any(" " in t and OSA.distance(pair, t) <= 1 for t in _TYPO_TARGETS):
-                return two, offset, offset + words.end()
+        pair = " ".join(words.group(0).lower().split())
+        for target in _TYPO_TARGETS:
+            if " " in target and OSA.distance(pair, target) <= 1 and pair not in _NOT_TYPOS:
+                return STATUS_SYNONYMS[target], offset, offset + words.end()
     one = _typo_status(words.group(1))
     if one:
         return one, offset, offset + words.end(1)
@@ -331,10 +346,23 @@ def _apply_hint(oid: str, what: str, value: str) -> str:
     }[what]
 
 
-def read_fields(reading: Reading, body: str, ctx: Context) -> None:
-    """Fill status, progress, due date, move and note from the text after the reference."""
+def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_end: int) -> None:
+    """Fill status, progress, due date, move and note; the reference is body[ref_start:ref_end].
+
+    Fields are looked for everywhere; the status only right after the reference (or after
+    a qualifier); words before the reference ("Hi all, update on objective") are preamble,
+    never the note.
+    """
     oid = reading.objective.id if reading.objective else "3.2"
     spans = _Spans(len(body))
+    spans.take(ref_start, ref_end)
+    bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", body[ref_end:])
+    if bare and not body[:ref_start].strip(" :,-"):
+        reading.problem = (
+            f"Did you mean {bare.group(1)}%? Say `update {oid} {bare.group(1)}%` to record it."
+        )
+        reading.ask = True
+        return
 
     # Percentages anywhere; more than one distinct value is a question, not a guess.
     percents = list(PERCENT_RE.finditer(body))
@@ -359,6 +387,9 @@ def read_fields(reading: Reading, body: str, ctx: Context) -> None:
             )
             return
         reading.progress = round(first_value)
+        suffix = (first.group("suffix") or "").lower()
+        if reading.progress == 100 and suffix in ("achieved", "complete", "completed", "done"):
+            reading.status = Status.ACHIEVED
         for _, match in values:
             spans.take(match.start(), match.end())
         reading.fields.append(Field("progress", first.group(0), first.start(), first.end()))
@@ -375,7 +406,7 @@ def read_fields(reading: Reading, body: str, ctx: Context) -> None:
             if not _DATEISH.search(match.group("date")):
                 continue  # "due to supplier delays" is a reason, not a date
         start, end = _date_span(body, match.start("date"))
-        if start >= end:
+        if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
             continue
         found = _read_date(body, start, end, ctx)
         if found is None:
@@ -407,18 +438,25 @@ def read_fields(reading: Reading, body: str, ctx: Context) -> None:
         if verb in ("slipping", "slipped", "delayed", "deferred"):
             verb_start = match.start("prep") if match.group("prep") else start
         spans.take(verb_start, stop)
-        reading.fields.append(Field("due", body[verb_start:stop], verb_start, stop))
+        shown = " ".join(body[verb_start:stop].split())
+        reading.fields.append(Field("due", shown, verb_start, stop))
 
     # Relative moves of the current due date: "back 3 weeks", "forward a month".
     if reading.due is None:
         for match in RELATIVE_RE.finditer(body):
             direction = (match.group("dir") or match.group("after") or "").lower()
-            verb = _RELATIVE_VERB.search(body[: match.start()])
+            begin = match.start("dir") if match.group("dir") else match.start("n")
+            shown = body[begin : match.end()]
+            verb = _RELATIVE_VERB.search(body[:begin])
             if not direction and not verb:
                 continue
             if direction == "by" and not verb:
                 continue
-            if not spans.free(match.start(), match.end()):
+            if not spans.free(begin, match.end()):
+                continue
+            first_clause = _CLAUSE_END.search(body, ref_end)
+            if first_clause and begin > first_clause.start():
+                reading.not_applied.append((f"“{shown}”", f"push {oid} back {shown}"))
                 continue
             n = _count(match.group("n"))
             if direction in ("forward", "earlier") or (
@@ -426,36 +464,53 @@ def read_fields(reading: Reading, body: str, ctx: Context) -> None:
             ):
                 n = -n
             reading.move = (n, match.group("unit").lower())
-            start = verb.start() if verb and verb.start() >= match.start() - 30 else match.start()
+            start = verb.start() if verb and verb.start() >= begin - 30 else begin
             if verb and not spans.free(verb.start(), verb.end()):
-                start = match.start()
+                start = begin
             spans.take(start, match.end())
             reading.fields.append(Field("move", body[start : match.end()], start, match.end()))
             break
 
     # Status: leading run of fields, or introduced by a qualifier anywhere.
-    _read_status(reading, body, spans)
+    _read_status(reading, body, spans, ref_end)
+    prefix_words = [(m.group(0), m.start()) for m in _STATUS_RE.finditer(body[:ref_start])]
+    spans.take(0, ref_start)
     _note(reading, body, spans, oid)
+    for word, at in prefix_words:
+        if spans.free(at, at + 1) or reading.status is not STATUS_SYNONYMS[word.lower()]:
+            status = STATUS_SYNONYMS[word.lower()]
+            if reading.status is not status:
+                reading.not_applied.append((f"“{word}”", f"update {oid} {status.value}"))
 
 
-def _read_status(reading: Reading, body: str, spans: _Spans) -> None:
-    position = 0
+_SKIP = re.compile(
+    r"[\s,;:.\-–—/|!()&]+|(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
+    r"its|it|we're|we|are|with|status|rag|note)\b",
+    re.I,
+)
+
+
+def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> None:
+    pending = position
     while position < len(body):
         chunk = body[position:]
-        skip = re.match(r"[\s,;:.\-–—/|!()]+|(?:and|&|but|is|now|still|currently)\b", chunk, re.I)
-        if skip and skip.end():
+        skip = _SKIP.match(chunk)
+        if skip and skip.end() and not _STATUS_RE.match(chunk):
             position += skip.end()
             continue
         if not spans.free(position, position + 1):
+            spans.take(pending, position)
             while position < len(body) and not spans.free(position, position + 1):
                 position += 1
+            pending = position
             continue
         if reading.status is None:
             found = _leading_status(chunk)
             if found:
                 status, _, end = found
                 reading.status = status
-                spans.take(position, position + end)
+                spans.take(pending, position + end)
+                pending = position + end
                 reading.fields.append(
                     Field("status", chunk[:end], position, position + end, status)
                 )
@@ -520,7 +575,12 @@ def _tidy_note(note: str) -> str:
     while previous != note:
         previous = note
         note = _CONNECTIVE.sub("", note).strip()
-        note = re.sub(r"[\s,;:\-–—/|]+(?:and|but|so|with|to|by|at|is|now|still)$", "", note, flags=re.I)
+        note = re.sub(
+            r"(?:^|[\s,;:\-–—/|]+)(?:and|but|so|with|to|by|at|is|now|still|please|pls|thanks)$",
+            "",
+            note,
+            flags=re.I,
+        )
         note = _TRAILING.sub("", note)
     return note.strip()
 
@@ -528,7 +588,7 @@ def _tidy_note(note: str) -> str:
 # --- 2. references + 4. intent -------------------------------------------------------------
 _QUESTION_START = re.compile(
     r"^(?:what|what's|whats|when|when's|where|where's|who|who's|which|why|how|how's|is|are|"
-    r"was|were|does|do|did|has|have|can|could|any|anything|show|list|tell|give|status\s+of|"
+    r"was|were|does|do|did|has|have|any|anything|show|list|tell|give|status\s+of|"
     r"history|summary|overview|owner\s+of|details)\b",
     re.IGNORECASE,
 )
@@ -561,7 +621,9 @@ def _score(reading: Reading, text: str) -> dict[str, int]:
         if question and not reading.explicit_verb:
             scores["change"] -= 6
     if reading.problem and scores["change"] > scores["route"]:
-        scores["refuse"] = scores["change"] + 1
+        scores["ask" if reading.ask else "refuse"] = scores["change"] + 1
+    if reading.ask and found and not question:
+        scores["ask"] = max(scores.values()) + 1
     if reading.candidates and reading.objective is None and scores["change"] > scores["route"]:
         scores["ask"] = scores["change"] + 1
     return scores
@@ -582,24 +644,25 @@ def read(ctx: Context, text: str) -> Reading:
     if verb and verb.end():
         reading.explicit_verb = True
         body_start = verb.end()
-    ident = OID_RE.search(text, body_start)
-    if ident and ident.start() <= body_start + 12:
+    ident = OID_RE.search(text)
+    if ident and not _QUESTION_START.match(text[: ident.start()].strip() or "x"):
         reading.objective = ctx.repo.objective(ident.group(1))
         reading.ref_text = ident.group(1)
         if reading.objective is None:
             reading.problem = f"There is no objective {ident.group(1)}."
-        body = text[ident.end() :]
+        start, end = ident.start(), ident.end()
+        if re.search(r"\b(?:update|progress|report|record|mark|set)\b", text[:start], re.I):
+            reading.explicit_verb = True
     else:
         found = find_objective_in_text(ctx.repo, text[body_start:])
         if found is None:
             return reading
         reading.objective = found.match
         reading.candidates = list(found.candidates)
-        start, end = found.span
-        reading.ref_text = text[body_start + start : body_start + end]
-        body = text[body_start:][:start] + " " + text[body_start:][end:]
-        body = re.sub(r"^\s*(?:on|for|re|about|the)\b", "", body, flags=re.I)
+        start, end = (body_start + found.span[0], body_start + found.span[1])
+        reading.ref_text = text[start:end]
+    body = text[:start] + " " * (end - start) + text[end:]
     if reading.problem is None:
-        read_fields(reading, body, ctx)
+        read_fields(reading, body, ctx, start, end)
     reading.intent = decide(_score(reading, text))
     return reading

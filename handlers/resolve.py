@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 from rapidfuzz import fuzz, process
 
 from storage.repository import Repository
-from tracker.model import Directorate, Objective, Person, Theme
+from tracker.model import Directorate, Objective, Person, Theme, find_status
 
 T = TypeVar("T")
 
@@ -204,7 +204,10 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     start = lead.end() if lead else 0
     stop = _REF_STOP.search(text, start)
     end = stop.start() if stop else len(text)
-    words = [(m, _stem(fold(m.group(0)))) for m in re.finditer(r"[\w'’-]+", text[start:end])]
+    status = find_status(text[start:end])
+    if status:
+        end = start + status[1]
+    words = [(m, _stem(fold(m.group(0)))) for m in re.finditer(r"[\w'’]+", text[start:end])]
     words = [(m, w) for m, w in words if w and w not in _GENERIC and len(w) > 1]
     if not words or len(words) > 8:
         return None
@@ -235,6 +238,9 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
         return None
     top = [o for o in objectives if scores.get(o.id, 0) >= best - 1e-9]
     span_end = max(last[o.id] for o in top)
+    trailing = re.match(r"(?:\s+(?:" + "|".join(sorted(_GENERIC, key=len, reverse=True)) + r")\b)*", text[span_end:end])
+    if trailing:
+        span_end += trailing.end()
     # The naming words run to the last matched word; unmatched words before it belong too.
     if len(top) == 1:
         return TextRef(top[0], (), (start, span_end))
