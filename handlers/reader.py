@@ -42,12 +42,11 @@ from datetime import date, timedelta
 from rapidfuzz.distance import OSA
 
 from handlers.context import Context
-from handlers.resolve import NUMBER_WORDS, find_objective_in_text
+from handlers.resolve import NUMBER_WORDS, find_objective_in_text, fold
 from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_date
 from tracker.model import STATUS_SYNONYMS, Objective, Status
 
 # --- 1. normalise ------------------------------------------------------------------------
-_MENTION_MARKUP = re.compile(r"<[@!#][^>]*>")
 _LEADING_MENTION = re.compile(r"^(?:\s*(?:@[\w.\-]+|<[@!#][^>]*>)[\s,:]*)+")
 _APOSTROPHES = {
     "whats": "what's",
@@ -76,7 +75,6 @@ _FILLER_END = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|ta|cheers)
 def normalise(text: str) -> str:
     """One spelling for the rest of the bot; the officer's own text stays in the audit."""
     text = _LEADING_MENTION.sub("", text)
-    text = _MENTION_MARKUP.sub(" ", text)
     text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
     while previous != text:
@@ -114,7 +112,7 @@ _INTRO_STATUS = re.compile(
 DATE_VERBS = (
     r"due(?:\s+date)?|dead?l[ie]{1,2}ne?|dealine|deadlien|target(?:\s+date)?|go[\s-]?live|golive|completion(?:\s+date)?|"
     r"end\s+date|new\s+date|revised(?:\s+date)?|moved|moving|move|push(?:ed)?|slipp(?:ed|ing)|"
-    r"slip|extended|extend|extension|deferred|delayed|rescheduled|put\s+back|now"
+    r"slip|extended|extend|extension|deferred|delayed|rescheduled|put\s+back"
 )
 _GLUE = (
     r"is|now|date|back|out|forward|on|again|be|been|being|has|have|had|was|will|should|"
@@ -152,11 +150,12 @@ _RELATIVE_VERB = re.compile(
     re.IGNORECASE,
 )
 _DATEISH = re.compile(
-    r"\b(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d{4}-\d{2}-\d{2}|q[1-4]|20\d\d(?:/\d\d)?|"
+    r"\b(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d{4}-\d{2}-\d{2}|q[1-4]|20\d\d/\d\d|"
+    r"(?:in|by|to|until|till|end\s+of)\s+20\d\d|"
     r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
     r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|"
     r"thursday|friday|christmas|xmas|easter|year\s+end|financial\s+year|next\s+week|"
-    r"next\s+month|end\s+of\s+\w+|tomorrow)\b",
+    r"next\s+month|next\s+year|this\s+year|sometime|half[\s-]term|end\s+of\s+\w+|tomorrow)\b",
     re.IGNORECASE,
 )
 _TYPO_TARGETS = [w for w in _STATUS_WORDS if len(w.replace(" ", "")) >= 5]
@@ -179,7 +178,6 @@ _NOT_TYPOS = {
     "read",
     "greet",
     "greens",
-    "ontrack",
 }
 _CONNECTIVE = re.compile(
     r"^(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|please|"
@@ -223,6 +221,7 @@ class Reading:
     not_applied: list[tuple[str, str]] = field(default_factory=list)  # (words, how to apply)
     problem: str | None = None
     ask: bool = False
+    problem_lines: list[str] = field(default_factory=list)
     note: str | None = None
     intent: str = "route"
 
@@ -278,6 +277,39 @@ def _leading_status(rest: str) -> tuple[Status, int, int] | None:
     if one:
         return one, offset, offset + words.end(1)
     return None
+
+
+_GAP_WORDS = re.compile(
+    r"[\s,;:.\-–—/|!()&]+|\b(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
+    rf"its|it|we're|we|with|status|rag|new|revised|overall|the|has|have|been|as|to|be|"
+    rf"{_QUALIFIER_WORDS})\b",
+    re.IGNORECASE,
+)
+_SEPARATOR = re.compile(r"[,;:.!?]\s|\s[-–—]\s|[,;:]$")
+
+
+def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") -> bool:
+    """Is a field at `pos` where officers put fields: before the reference (the command
+    words), in the run of fields right after it, or at the start of its own clause?
+    Anywhere else ("VPN licences due 4 Dec", "cut by 30%") it is part of the note."""
+    if pos < ref_start:
+        return True
+    gap = PERCENT_RE.sub(" ", body[ref_end:pos])
+    gap = _STATUS_RE.sub(" ", gap)
+    left = _GAP_WORDS.sub(" ", gap).split()
+    title_words = set(fold(title).split())
+    left = [w for w in left if fold(w) not in title_words]
+    if not left:
+        return True
+    rest = " ".join(re.sub(r"[,;:.\-–—]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
+    typo = _leading_status(rest) if len(rest.split()) <= 3 else None
+    if typo and not rest[typo[2] :].strip():
+        return True
+    last = 0
+    for sep in _SEPARATOR.finditer(body, ref_end, pos):
+        last = sep.end()
+    clause = body[max(last, ref_end) : pos] if last else ""
+    return bool(last) and not _GAP_WORDS.sub(" ", clause).strip()
 
 
 def _date_span(text: str, start: int) -> tuple[int, int]:
@@ -354,6 +386,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
     never the note.
     """
     oid = reading.objective.id if reading.objective else "3.2"
+    title = reading.objective.title if reading.objective else ""
     spans = _Spans(len(body))
     spans.take(ref_start, ref_end)
     bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", body[ref_end:])
@@ -364,15 +397,32 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
         reading.ask = True
         return
 
-    # Percentages anywhere; more than one distinct value is a question, not a guess.
+    rng = re.search(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", body, re.I)
+    if rng:
+        reading.problem = (
+            f"Is {oid} at {rng.group(1)}% or {rng.group(2)}%? Send one figure, e.g. "
+            f"`update {oid} {rng.group(2)}%`."
+        )
+        reading.ask = True
+        return
+    # Percentages anywhere; only one placed as a field is the progress (others are note).
     percents = list(PERCENT_RE.finditer(body))
     values: list[tuple[float, re.Match[str]]] = []
     for match in percents:
         value = _percent(match.group("num"))
+        placed = _placed(body, ref_start, ref_end, match.start(), title) and not re.match(
+            r"\s+(?:of|over|under|more|less|cheaper|up|down|higher|lower)\b",
+            body[match.end() :],
+            re.I,
+        )
+        if not placed and value is not None and 0 <= value <= 100:
+            shown = match.group(0).strip()
+            reading.not_applied.append((f"“{shown}”", f"update {oid} {shown}"))
+            continue
         if value is None or not 0 <= value <= 100:
             reading.problem = (
-                f"Progress must be a whole percentage from 0% to 100%; you wrote "
-                f"“{match.group(0).strip()}”."
+                f"Progress must be between 0% and 100%; you wrote “{match.group(0).strip()}”. "
+                f"Send it again as e.g. `update {oid} 40%`."
             )
             return
         values.append((value, match))
@@ -385,6 +435,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
                 f"I found more than one percentage ({shown}), so I don't know which is the "
                 f"progress. Send one, e.g. `update {oid} {round(first_value)}%`."
             )
+            reading.ask = True
             return
         reading.progress = round(first_value)
         suffix = (first.group("suffix") or "").lower()
@@ -408,14 +459,60 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
         start, end = _date_span(body, match.start("date"))
         if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
             continue
+        starts_dateish = re.match(
+            r"(?:\d|q[1-4]\b|next|this|end|start|mid|early|late|in\b|the\s+end|sometime|"
+            r"after|before|half|xmas|christmas|easter|year|tomorrow|today|"
+            r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri)[a-z]*\b)",
+            body[start:end].strip(),
+            re.I,
+        )
+        leading = not body[ref_end : match.start("verb")].strip(" ,:;-–")
+        strong = re.match(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", verb)
+        if leading and strong and not starts_dateish and _read_date(body, start, end, ctx) is None:
+            shown = body[start:end].strip()
+            reading.problem = f"I couldn't read “{shown}” as a date."
+            try:
+                parse_due_date(shown, ctx.now)
+            except DateNotUnderstood as error:
+                reading.problem_lines = [error.hint]
+            still = format_date(reading.objective.due) if reading.objective and reading.objective.due else "with no date"
+            reading.problem_lines.append(f"{oid} is still due {still}.")
+            return
+        if not _placed(body, ref_start, ref_end, match.start("verb"), title) or not starts_dateish:
+            if _DATEISH.search(body[start:end]):
+                shown = " ".join(body[match.start("verb") : end].split())
+                reading.not_applied.append((f"“{shown}”", f"{oid} due …"))
+                spans.take(match.start(), match.start())
+            continue
+        if re.search(r"\byear[\s-]?end\b", body[start:end], re.I) and not re.search(
+            r"financial|calendar", body[start:end], re.I
+        ):
+            reading.problem = f"Which year end do you mean for {oid}?"
+            reading.problem_lines = [
+                f"Say `{oid} due end of the financial year` (31 March) or "
+                f"`{oid} due end of December`."
+            ]
+            return
         found = _read_date(body, start, end, ctx)
         if found is None:
-            if _DATEISH.search(body[start:end]) and verb not in ("now", "move", "moving"):
-                reading.problem = (
-                    f"I couldn't read “{body[start:end].strip()}” as a date. "
-                    f"Try e.g. `{oid} due 31/03/2027`, `{oid} due end of May` or "
-                    f"`push {oid} back 3 weeks`."
+            leading = not body[ref_end : match.start("verb")].strip(" ,:;-–")
+            strong = re.match(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", verb)
+            if (_DATEISH.search(body[start:end]) and verb not in ("now", "move", "moving")) or (
+                leading and strong
+            ):
+                shown = body[start:end].strip()
+                try:
+                    parse_due_date(shown, ctx.now)
+                    hint = ""
+                except DateNotUnderstood as error:
+                    hint = error.hint
+                still = (
+                    format_date(reading.objective.due)
+                    if reading.objective and reading.objective.due
+                    else "with no date"
                 )
+                reading.problem = f"I couldn't read “{shown}” as a date."
+                reading.problem_lines = [hint, f"{oid} is still due {still}."]
                 return
             continue
         parsed, stop = found
@@ -454,8 +551,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
                 continue
             if not spans.free(begin, match.end()):
                 continue
-            first_clause = _CLAUSE_END.search(body, ref_end)
-            if first_clause and begin > first_clause.start():
+            if not _placed(body, ref_start, ref_end, verb.start() if verb else begin):
                 reading.not_applied.append((f"“{shown}”", f"push {oid} back {shown}"))
                 continue
             n = _count(match.group("n"))
@@ -473,9 +569,29 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
 
     # Status: leading run of fields, or introduced by a qualifier anywhere.
     _read_status(reading, body, spans, ref_end)
+    if reading.problem:
+        return
     prefix_words = [(m.group(0), m.start()) for m in _STATUS_RE.finditer(body[:ref_start])]
     spans.take(0, ref_start)
     _note(reading, body, spans, oid)
+    nothing = reading.status is None and reading.progress is None and reading.due is None
+    ends = _STATUS_RE.search(reading.note or "")
+    if (
+        nothing
+        and reading.move is None
+        and not reading.explicit_verb
+        and ends
+        and ends.end() == len((reading.note or "").rstrip(".!"))
+        and len((reading.note or "").split()) <= 4
+    ):
+        word = ends.group(1)
+        status = STATUS_SYNONYMS[word.lower()]
+        reading.problem = f"Is {oid} itself {status.value}, or is that just a note?"
+        reading.problem_lines = [
+            f"To set the status say `update {oid} {status.value}: {reading.note}`; "
+            f"to keep it as a note only say `update {oid} note: {reading.note}`."
+        ]
+        reading.ask = True
     for word, at in prefix_words:
         if spans.free(at, at + 1) or reading.status is not STATUS_SYNONYMS[word.lower()]:
             status = STATUS_SYNONYMS[word.lower()]
@@ -495,7 +611,7 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
     while position < len(body):
         chunk = body[position:]
         skip = _SKIP.match(chunk)
-        if skip and skip.end() and not _STATUS_RE.match(chunk):
+        if skip and skip.end() and not _STATUS_RE.match(chunk) and not _leading_status(chunk):
             position += skip.end()
             continue
         if not spans.free(position, position + 1):
@@ -506,8 +622,22 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
             continue
         if reading.status is None:
             found = _leading_status(chunk)
+            if found and re.match(r"(?:red|amber|green)\s+(?!(?:still|now|again|status|rag|at|"
+                                  r"with|and|but|as|because|since|so|due|for|though|overall|"
+                                  r"today|this|but|pending|awaiting|waiting|until|till|to|"
+                                  r"after|from|[-–—]|\d))[a-z]", chunk[found[1]:], re.I):
+                found = None
             if found:
                 status, _, end = found
+                other = re.match(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?", chunk[end:])
+                second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
+                if second and STATUS_SYNONYMS[second.group(1).lower()] is not status:
+                    reading.problem = (
+                        f"Is it {status.value} or {STATUS_SYNONYMS[second.group(1).lower()].value}?"
+                    )
+                    reading.problem_lines = ["Send one status, e.g. `update 3.2 at risk`."]
+                    reading.ask = True
+                    return
                 reading.status = status
                 spans.take(pending, position + end)
                 pending = position + end
@@ -519,7 +649,10 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
         break
     if reading.status is None:
         for match in _INTRO_STATUS.finditer(body):
-            if spans.free(match.start(), match.end()):
+            clause_start = not body[: match.start()].strip() or re.search(
+                r"(?:[,;:.!?]|\s[-–—]|\band)\s*$", body[: match.start()]
+            )
+            if spans.free(match.start(), match.end()) and clause_start:
                 reading.status = STATUS_SYNONYMS[match.group(1).lower()]
                 spans.take(match.start(), match.end())
                 reading.fields.append(
@@ -595,7 +728,13 @@ _QUESTION_START = re.compile(
 _OTHER_COMMANDS = re.compile(
     r"^(?:assign|give|hand|reassign|add|new|create|log|raise|close|undo|revert|help|subscribe|"
     r"follow|unsubscribe|unfollow|stop|set\s+(?:the\s+)?owner|change\s+(?:the\s+)?owner)\b|"
-    r"\b(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)",
+    r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)",
+    re.IGNORECASE,
+)
+
+_VAGUE_UPDATE = re.compile(
+    r"(?:the\s+|our\s+)?(?P<what>[a-z][a-z'’ -]{2,40}?)\s+(?:is\s+|are\s+|now\s+|at\s+)*"
+    r"(?:(?:" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")\b|\d{1,3}\s*%)",
     re.IGNORECASE,
 )
 
@@ -620,8 +759,8 @@ def _score(reading: Reading, text: str) -> dict[str, int]:
             scores["change"] = 0  # "3.2" or "3.2 doing": a question
         if question and not reading.explicit_verb:
             scores["change"] -= 6
-    if reading.problem and scores["change"] > scores["route"]:
-        scores["ask" if reading.ask else "refuse"] = scores["change"] + 1
+    if reading.problem and (found or reading.ask) and not question:
+        scores["ask" if reading.ask else "refuse"] = max(scores.values()) + 1
     if reading.ask and found and not question:
         scores["ask"] = max(scores.values()) + 1
     if reading.candidates and reading.objective is None and scores["change"] > scores["route"]:
@@ -656,6 +795,12 @@ def read(ctx: Context, text: str) -> Reading:
     else:
         found = find_objective_in_text(ctx.repo, text[body_start:])
         if found is None:
+            vague = _VAGUE_UPDATE.match(text[body_start:])
+            if vague and not _QUESTION_START.match(text):
+                reading.ref_text = vague.group("what")
+                reading.problem = f"Which objective is “{vague.group('what')}”?"
+                reading.ask = True
+                reading.intent = decide(_score(reading, text))
             return reading
         reading.objective = found.match
         reading.candidates = list(found.candidates)

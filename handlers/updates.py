@@ -382,12 +382,30 @@ async def apply_reading(ctx: Context, reading: Any) -> Reply:
     from handlers.reader import moved_date
 
     if reading.objective is None and reading.candidates:
-        rest = reading.text.replace(reading.ref_text, "").strip(" :,-")
+        parts = [
+            reading.status.value if reading.status else "",
+            f"{reading.progress}%" if reading.progress is not None else "",
+            f"due {format_date(reading.due.value)}" if reading.due else "",
+            reading.note or "",
+        ]
+        rest = " ".join(p for p in parts if p)
         return _ambiguous(ctx, reading.ref_text, list(reading.candidates), "update {oid} " + rest)
     if reading.problem:
+        if reading.objective is None and reading.ask:
+            return Reply(
+                title=reading.problem,
+                lines=[
+                    f"Objectives are {objective_ranges(ctx.repo)}; say `objectives` to list "
+                    "them, then send it again with the number, e.g. `update 3.2 40%`. "
+                    "Nothing was saved."
+                ],
+                kind=Kind.QUESTION,
+            )
         if reading.objective is None:
             return _missing_objective(ctx, reading.ref_text)
-        return Reply(title=reading.problem, lines=["Nothing was saved."], kind=Kind.ERROR)
+        lines = [line for line in reading.problem_lines if line] + ["Nothing was saved."]
+        kind = Kind.QUESTION if reading.ask else Kind.ERROR
+        return Reply(title=reading.problem, lines=lines, kind=kind)
     objective: Objective = reading.objective
     due = reading.due.value if reading.due else None
     if reading.move:
