@@ -61,6 +61,14 @@ _APOSTROPHES = {
     "didnt": "didn't",
     "doesnt": "doesn't",
     "im": "I'm",
+    "waht": "what",
+    "whta": "what",
+    "hwo": "how",
+    "staus": "status",
+    "stauts": "status",
+    "satus": "status",
+    "upate": "update",
+    "udpate": "update",
 }
 _APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
 _FILLER_START = re.compile(
@@ -104,9 +112,9 @@ _STATUS_RE = re.compile(
 )
 _INTRO_STATUS = re.compile(
     r"(?<![\w-])(?:now|still|remains?|gone|going|back\s+to|back|moved\s+to|turned|status|"
-    r"rag|rated|should\s+be)\s+(?:is\s+|to\s+|at\s+|as\s+)?(" + "|".join(
-        re.escape(w) for w in _STATUS_WORDS
-    ) + r")(?![\w-])",
+    r"rag|rated|should\s+be)\s+(?:is\s+|to\s+|at\s+|as\s+)?("
+    + "|".join(re.escape(w) for w in _STATUS_WORDS)
+    + r")(?![\w-])",
     re.IGNORECASE,
 )
 DATE_VERBS = (
@@ -450,12 +458,12 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
         verb = match.group("verb").lower()
         if not spans.free(match.start("verb"), match.end("verb")):
             continue
-        if verb == "now" and not match.group("prep"):
-            # "now 30/06/2027" is a date only when what follows reads fully as one.
-            pass
-        if verb.startswith("due") and re.match(r"\s*to\b", body[match.end("verb") :], re.I):
-            if not _DATEISH.search(match.group("date")):
-                continue  # "due to supplier delays" is a reason, not a date
+        if (
+            verb.startswith("due")
+            and re.match(r"\s*to\b", body[match.end("verb") :], re.I)
+            and not _DATEISH.search(match.group("date"))
+        ):
+            continue  # "due to supplier delays" is a reason, not a date
         start, end = _date_span(body, match.start("date"))
         if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
             continue
@@ -475,7 +483,11 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
                 parse_due_date(shown, ctx.now)
             except DateNotUnderstood as error:
                 reading.problem_lines = [error.hint]
-            still = format_date(reading.objective.due) if reading.objective and reading.objective.due else "with no date"
+            still = (
+                format_date(reading.objective.due)
+                if reading.objective and reading.objective.due
+                else "with no date"
+            )
             reading.problem_lines.append(f"{oid} is still due {still}.")
             return
         if not _placed(body, ref_start, ref_end, match.start("verb"), title) or not starts_dateish:
@@ -622,10 +634,14 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
             continue
         if reading.status is None:
             found = _leading_status(chunk)
-            if found and re.match(r"(?:red|amber|green)\s+(?!(?:still|now|again|status|rag|at|"
-                                  r"with|and|but|as|because|since|so|due|for|though|overall|"
-                                  r"today|this|but|pending|awaiting|waiting|until|till|to|"
-                                  r"after|from|[-–—]|\d))[a-z]", chunk[found[1]:], re.I):
+            if found and re.match(
+                r"(?:red|amber|green)\s+(?!(?:still|now|again|status|rag|at|"
+                r"with|and|but|as|because|since|so|due|for|though|overall|"
+                r"today|this|but|pending|awaiting|waiting|until|till|to|"
+                r"after|from|[-–—]|\d))[a-z]",
+                chunk[found[1] :],
+                re.I,
+            ):
                 found = None
             if found:
                 status, _, end = found
@@ -752,8 +768,10 @@ def _score(reading: Reading, text: str) -> dict[str, int]:
         scores["route"] += 5
     if found:
         scores["change"] += 2 + 2 * len(fields) + (3 if reading.explicit_verb else 0)
-        id_led_note = reading.objective is not None and reading.ref_text[:1].isdigit() and (
-            len((reading.note or "").split()) >= 2
+        id_led_note = (
+            reading.objective is not None
+            and reading.ref_text[:1].isdigit()
+            and (len((reading.note or "").split()) >= 2)
         )
         if not fields and not reading.explicit_verb and not id_led_note:
             scores["change"] = 0  # "3.2" or "3.2 doing": a question

@@ -100,7 +100,26 @@ def find_theme(repo: Repository, text: str) -> Found[Theme]:
         value = next((NUMBER_WORDS[w] for w in folded.split() if w in NUMBER_WORDS), None)
     if value is not None:
         return Found(repo.theme(value))
-    return fuzzy_pick(text, {t.title: t for t in repo.themes()})
+    found = fuzzy_pick(text, {t.title: t for t in repo.themes()})
+    if found.match is None:
+        by_word = _theme_by_synonym(repo, text)
+        if by_word is not None:
+            return Found(by_word)
+    return found
+
+
+def _theme_by_synonym(repo: Repository, text: str) -> Theme | None:
+    """ "the carbon theme" for "...a more sustainable organisation": everyday equivalents."""
+    wanted = {_stem(w) for w in fold(text).split() if w not in STOPWORDS and len(w) > 1}
+    expanded = _expand(wanted) | {w[:7] for w in wanted if len(w) > 7}
+    scores = {}
+    for theme in repo.themes():
+        words = {_stem(w) for w in fold(theme.title).split()}
+        words |= {w[:7] for w in words if len(w) > 7}
+        scores[theme.number] = len(expanded & words)
+    best = max(scores.values(), default=0)
+    winners = [n for n, v in scores.items() if v == best]
+    return repo.theme(winners[0]) if best and len(winners) == 1 else None
 
 
 def find_person(repo: Repository, text: str) -> Found[Person]:
@@ -224,9 +243,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
             words_set, acronyms = vocab[objective.id]
             hit = word in words_set or (len(word) >= 3 and word.rstrip("s") in acronyms)
             if not hit and len(word) >= 6:
-                hit = any(
-                    len(w) >= 6 and fuzz.ratio(word, w) >= 88 for w in words_set
-                )
+                hit = any(len(w) >= 6 and fuzz.ratio(word, w) >= 88 for w in words_set)
             if hit:
                 weight = 1.0 / df.get(word, 1) if word in df else 1.0
                 scores[objective.id] = scores.get(objective.id, 0.0) + weight
@@ -238,7 +255,10 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
         return None
     top = [o for o in objectives if scores.get(o.id, 0) >= best - 1e-9]
     span_end = max(last[o.id] for o in top)
-    trailing = re.match(r"(?:\s+(?:" + "|".join(sorted(_GENERIC, key=len, reverse=True)) + r")\b)*", text[span_end:end])
+    trailing = re.match(
+        r"(?:\s+(?:" + "|".join(sorted(_GENERIC, key=len, reverse=True)) + r")\b)*",
+        text[span_end:end],
+    )
     if trailing:
         span_end += trailing.end()
     # The naming words run to the last matched word; unmatched words before it belong too.

@@ -47,7 +47,7 @@ ROUTE_ORDER: tuple[str, ...] = (
     "history", "who owns", "due date", "theme status", "objective status", "overdue",
     "due soon", "exceptions", "my objectives", "what changed", "summary", "list objectives",
     "directorate status", "people", "who am i",
-    "update", "update by title",
+    "update", "update by title", "question",
 )  # fmt: skip
 
 

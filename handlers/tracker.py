@@ -26,8 +26,9 @@ from handlers import (  # noqa: F401  (registers commands)
 from handlers.context import Context
 from handlers.message import IncomingMessage, Sender
 from handlers.permissions import NotAllowed
-from handlers.reply import Kind, Reply
 from handlers.reader import normalise, read
+from handlers.reader_questions import answer, read_question
+from handlers.reply import Kind, Reply
 from handlers.router import Command, dispatch, find_command, suggestions
 from handlers.updates import apply_reading
 from storage.repository import NotFound, Repository
@@ -111,7 +112,12 @@ class Tracker:
             only_date = reading.status is None and reading.progress is None and not reading.note
             name = "change due date" if only_date and (reading.due or reading.move) else "update"
             return find_command(name), await apply_reading(context, reading)
-        return await dispatch(context, text)
+        found = await dispatch(context, text)
+        if found is None:
+            question = read_question(context, text)
+            if question is not None:
+                return find_command("question"), answer(context, question)
+        return found
 
     def _stranger(self, sender: Sender) -> Reply:
         admins = [p.name for p in self.repo.people() if p.role.value == "admin"]

@@ -412,8 +412,10 @@ async def apply_reading(ctx: Context, reading: Any) -> Reply:
         if objective.due is None:
             return Reply(
                 title=f"{objective.id} has no due date to move.",
-                lines=[f"Give the date instead, e.g. `{objective.id} due end of March`. "
-                       "Nothing was saved."],
+                lines=[
+                    f"Give the date instead, e.g. `{objective.id} due end of March`. "
+                    "Nothing was saved."
+                ],
                 kind=Kind.ERROR,
             )
         due = moved_date(objective.due, *reading.move)
@@ -444,8 +446,10 @@ async def _record_due(ctx: Context, objective: Objective, due: date, reading: An
         footer=UNDO_HINT,
     )
     if reading.due:
-        reply.lines.append(f"I read “{reading.fields[-1].text if reading.fields else ''}” as "
-                           f"{reading.due.understood}.")
+        reply.lines.append(
+            f"I read “{reading.fields[-1].text if reading.fields else ''}” as "
+            f"{reading.due.understood}."
+        )
         if reading.due.is_past:
             reply.lines.append(
                 "Note: that date is in the past, so the objective now shows as overdue."

@@ -41,7 +41,8 @@ UNTOUCHED = {"refuse", "ask", "question", "help"}
 
 _PERCENT = re.compile(r"(?<![\w.])(\d{1,3})\s*(?:%|percent\b|per\s+cent\b)", re.I)
 _STATUS = re.compile(
-    r"(?<![\w-])(" + "|".join(map(re.escape, sorted(STATUS_SYNONYMS, key=len, reverse=True)))
+    r"(?<![\w-])("
+    + "|".join(map(re.escape, sorted(STATUS_SYNONYMS, key=len, reverse=True)))
     + r")(?![\w-])",
     re.I,
 )
@@ -150,7 +151,7 @@ def _same(expected: Any, actual: Any) -> bool:
     return str(expected).strip().lower() == str(actual).strip().lower()
 
 
-def judge(  # noqa: C901  (one check per expectation key, kept together to read as the spec)
+def judge(
     case: Case, reply: Reply, before: dict[str, Any], after: dict[str, Any], repo: Repository
 ) -> Iterator[str]:
     text = reply.as_text()
@@ -167,8 +168,10 @@ def judge(  # noqa: C901  (one check per expectation key, kept together to read 
             yield "store changed"
         if reply.kind is Kind.CONFIRMATION:
             yield "reply is a confirmation"
-        if case.intent in ("refuse", "ask") and "didn't understand" in lowered and (
-            case.intent == "ask"
+        if (
+            case.intent in ("refuse", "ask")
+            and "didn't understand" in lowered
+            and (case.intent == "ask")
         ):
             yield "asked nothing back"
         return
@@ -190,9 +193,9 @@ def judge(  # noqa: C901  (one check per expectation key, kept together to read 
                     yield f"{key} changed {old[field]} -> {new[field]}"
             elif not _same(wanted, new[field]):
                 yield f"{key} is {new[field]}, expected {wanted}"
-        if "owner" in expect and case.intent in ("owner", "add_objective"):
-            if not _same(expect["owner"], new["owner"]):
-                yield f"owner is {new['owner']}, expected {expect['owner']}"
+        owner_case = "owner" in expect and case.intent in ("owner", "add_objective")
+        if owner_case and not _same(expect["owner"], new["owner"]):
+            yield f"owner is {new['owner']}, expected {expect['owner']}"
         if "note" in expect:
             updates = repo.updates_for(str(oid))
             note = updates[-1].note if updates else None
@@ -223,7 +226,9 @@ def judge(  # noqa: C901  (one check per expectation key, kept together to read 
             yield "risk still open"
 
 
-def _no_silent_loss(message: str, reply: str, old: dict[str, Any], new: dict[str, Any]) -> Iterator[str]:
+def _no_silent_loss(
+    message: str, reply: str, old: dict[str, Any], new: dict[str, Any]
+) -> Iterator[str]:
     """Every status word, % and date phrase is applied or named as not applied."""
     named = reply.lower()
     flagged = "not applied" in named or "didn't apply" in named
@@ -234,9 +239,11 @@ def _no_silent_loss(message: str, reply: str, old: dict[str, Any], new: dict[str
         if re.search(r"(?:%|percent|per\s+cent)\s*$", message[: match.start()], re.I):
             continue  # "80% done" is the percentage, read as a whole
         status = STATUS_SYNONYMS[match.group(1).lower()]
-        if status.value != str(new.get("status")) and f"“{match.group(1).lower()}”" not in named:
-            if not (status.value == "achieved" and new.get("progress") == 100):
-                yield f"status word {match.group(1)!r} neither applied nor named"
+        applied = status.value == str(new.get("status")) or (
+            status.value == "achieved" and new.get("progress") == 100
+        )
+        if not applied and f"“{match.group(1).lower()}”" not in named:
+            yield f"status word {match.group(1)!r} neither applied nor named"
     for match in _DATE.finditer(message):
         if old.get("due") == new.get("due") and not flagged and "already due" not in named:
             yield f"date {match.group(0)!r} neither applied nor named"
