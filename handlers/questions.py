@@ -86,6 +86,7 @@ def theme_reply(ctx: Context, theme: Theme) -> Reply:
     _ASK + rf"(?:the\s+)?(?:status|progress)\s+(?:of|on|for)\s+(?:objective\s+)?{OID}",
     _ASK + rf"(?:objective\s+)?{OID}(?:\s+(?:doing|going|status|progress))?",
     _ASK + r"(?:the\s+)?(?:status|progress)\s+(?:of|on|for)\s+(?P<title>.+)",
+    _ASK + r"(?:the\s+)?(?P<title>.+?)\s+(?:doing|going|getting\s+on)",
     group="Questions",
     examples=("status of 3.2", "3.2", "how is the thin client rollout going"),
     summary="One objective: status, progress, due date, owner and its latest updates.",
@@ -431,10 +432,7 @@ async def list_objectives(ctx: Context, match: re.Match[str]) -> Reply:
 async def directorate_status(ctx: Context, match: re.Match[str]) -> Reply | None:
     directorate = find_directorate(ctx.repo, match.group("where")).match
     if directorate is None:
-        found = find_objective(ctx.repo, match.group("where"))
-        if found.match:
-            return objective_reply(ctx, found.match)
-        return None
+        return None  # "how is the thin client rollout going": objective status answers
     objectives = [o for o in ctx.repo.objectives() if o.directorate == directorate.id]
     reply = group_reply(ctx, directorate.name, objectives)
     lead = ctx.repo.person(directorate.lead)

@@ -44,9 +44,9 @@ ROUTE_ORDER: tuple[str, ...] = (
     "digest", "digest for", "strategy digest", "subscribe", "unsubscribe", "next digest",
     "add objective", "change owner", "change due date",
     "add risk", "change risk", "close risk", "show risk", "top risks", "list risks",
-    "history", "who owns", "due date", "theme status", "objective status", "overdue",
-    "due soon", "exceptions", "my objectives", "what changed", "summary", "list objectives",
-    "directorate status", "people", "who am i",
+    "history", "who owns", "theme status", "directorate status", "objective status",
+    "overdue", "due soon", "exceptions", "my objectives", "what changed", "summary",
+    "list objectives", "people", "who am i",
     "update", "update by title", "question",
 )  # fmt: skip
 

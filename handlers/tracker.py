@@ -111,6 +111,8 @@ class Tracker:
         if reading.intent in ("change", "refuse", "ask"):
             only_date = reading.status is None and reading.progress is None and not reading.note
             name = "change due date" if only_date and (reading.due or reading.move) else "update"
+            if name == "update" and reading.ref_text and not reading.ref_text[0].isdigit():
+                name = "update by title"
             return find_command(name), await apply_reading(context, reading)
         found = await dispatch(context, text)
         if found is None:
