@@ -330,10 +330,29 @@ def _date_span(text: str, start: int) -> tuple[int, int]:
     return start, end
 
 
+_DATE_END = re.compile(
+    r"(?:\d+(?:st|nd|rd|th)?|q[1-4]|20\d\d(?:/\d\d)?|\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
+    r"jan\w*|feb\w*|mar\w*|apr\w*|may|jun\w*|jul\w*|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*|"
+    r"\w+day|week|weeks|month|months|year|years|quarter|fortnight|tomorrow|today|easter|"
+    r"christmas|xmas|term|end)[.,]?",
+    re.IGNORECASE,
+)
+
+
 def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDate, int] | None:
-    """The longest prefix of text[start:end] that the date reader accepts."""
+    """The longest prefix of text[start:end] that the date reader accepts.
+
+    Only prefixes ending in a word a date can end with are tried (at most three), because
+    each attempt may reach dateparser, which costs a millisecond or more.
+    """
     words = list(re.finditer(r"\S+", text[start:end]))
+    tried = 0
     for count in range(len(words), 0, -1):
+        if count < len(words) and not _DATE_END.fullmatch(words[count - 1].group(0)):
+            continue
+        tried += 1
+        if tried > 3:
+            break
         stop = start + words[count - 1].end()
         try:
             return parse_due_date(text[start:stop].strip(" ,.;:"), ctx.now), stop

@@ -26,6 +26,7 @@ from handlers.resolve import (
     _stem,
     find_objective_in_text,
     fold,
+    known,
 )
 from handlers.router import command
 from tracker.dates import DateNotUnderstood, format_date, parse_window
@@ -90,7 +91,7 @@ def _theme(ctx: Context, text: str) -> Theme | None:
 
 def _directorate(ctx: Context, text: str) -> tuple[str, str] | None:
     words = {_stem(w) for w in fold(text).split() if len(w) > 2}
-    for directorate in ctx.repo.directorates():
+    for directorate in known(ctx.repo)[2]:
         own = {_stem(w) for w in fold(directorate.name).split() if len(w) > 2} - _GENERIC_PLACE
         own |= {_stem(fold(directorate.id))}
         if directorate.name.lower().startswith("city"):
@@ -106,7 +107,7 @@ def _person(ctx: Context, text: str) -> Person | None:
     if re.search(r"\b(?:my|mine|i\s+own|me)\b", text):
         return ctx.person
     words = set(fold(text).split())
-    for person in ctx.repo.people():
+    for person in known(ctx.repo)[1]:
         first = fold(person.name).split()[0]
         if first in words and len(first) > 1:
             return person

@@ -11,6 +11,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from rapidfuzz import fuzz, process
@@ -51,6 +52,7 @@ class Found(Generic[T]):
     candidates: Sequence[T] = ()
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower-case, no accents, punctuation as spaces: "Siobhán O'Brien" -> "siobhan o brien"."""
     text = unicodedata.normalize("NFKD", text)
@@ -212,6 +214,52 @@ def title_words(title: str, aliases: Sequence[str] = ()) -> tuple[set[str], set[
     return vocab, _acronyms(words)
 
 
+_GENERIC_TRAIL = re.compile(
+    r"(?:\s+(?:" + "|".join(sorted(map(re.escape, _GENERIC), key=len, reverse=True)) + r")\b)*"
+)
+
+
+@dataclass(frozen=True)
+class _TitleIndex:
+    words: dict[str, set[str]]  # title word (and synonyms, aliases) -> objective ids
+    acronyms: dict[str, set[str]]
+    long_words: list[str]
+
+
+@lru_cache(maxsize=8)
+def _title_index(titles: tuple[tuple[str, str, tuple[str, ...]], ...]) -> _TitleIndex:
+    """Built once per set of titles, so reading a message never re-reads every title."""
+    words: dict[str, set[str]] = {}
+    acronyms: dict[str, set[str]] = {}
+    for oid, title, aliases in titles:
+        vocab, initials = title_words(title, aliases)
+        for word in vocab:
+            words.setdefault(word, set()).add(oid)
+        for acronym in initials:
+            acronyms.setdefault(acronym, set()).add(oid)
+    return _TitleIndex(words, acronyms, [w for w in words if len(w) >= 6])
+
+
+_SNAPSHOTS: dict[int, tuple[int, list[Objective], list[Person], list[Directorate]]] = {}
+
+
+def known(repo: Repository) -> tuple[list[Objective], list[Person], list[Directorate]]:
+    """Objectives, people and directorates, re-read only when the store has changed.
+
+    Building objects from every document costs ~3 ms at council scale (130 objectives),
+    more than the reader's whole budget, so the lists are kept per repository and keyed
+    by the store's sequence number (it moves on every committed write or catch-up).
+    """
+    seq = getattr(getattr(repo, "store", None), "seq", None)
+    cached = _SNAPSHOTS.get(id(repo))
+    if seq is not None and cached and cached[0] == seq:
+        return cached[1], cached[2], cached[3]
+    lists = (repo.objectives(), repo.people(), repo.directorates())
+    if seq is not None:
+        _SNAPSHOTS[id(repo)] = (seq, *lists)
+    return lists
+
+
 def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
     """An objective named by (part of) its title at the start of `text`, or None.
 
@@ -230,24 +278,27 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     words = [(m, w) for m, w in words if w and w not in _GENERIC and len(w) > 1]
     if not words or len(words) > 8:
         return None
-    objectives = repo.objectives()
-    vocab = {o.id: title_words(o.title, getattr(o, "aliases", ()) or ()) for o in objectives}
-    df: dict[str, int] = {}
-    for words_set, _ in vocab.values():
-        for w in words_set:
-            df[w] = df.get(w, 0) + 1
+    objectives = known(repo)[0]
+    index = _title_index(
+        tuple((o.id, o.title, tuple(getattr(o, "aliases", ()) or ())) for o in objectives)
+    )
+    by_id = {o.id: o for o in objectives}
     scores: dict[str, float] = {}
     last: dict[str, int] = {}
     for m, word in words:
-        for objective in objectives:
-            words_set, acronyms = vocab[objective.id]
-            hit = word in words_set or (len(word) >= 3 and word.rstrip("s") in acronyms)
-            if not hit and len(word) >= 6:
-                hit = any(len(w) >= 6 and fuzz.ratio(word, w) >= 88 for w in words_set)
-            if hit:
-                weight = 1.0 / df.get(word, 1) if word in df else 1.0
-                scores[objective.id] = scores.get(objective.id, 0.0) + weight
-                last[objective.id] = max(last.get(objective.id, 0), start + m.end())
+        hits = set(index.words.get(word, ()))
+        if len(word) >= 3:
+            hits |= index.acronyms.get(word.rstrip("s"), set())
+        if not hits and len(word) >= 6:
+            for close, _score, _ in process.extract(
+                word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
+            ):
+                hits |= index.words[close]
+        for oid in hits:
+            weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
+            scores[oid] = scores.get(oid, 0.0) + weight
+            last[oid] = max(last.get(oid, 0), start + m.end())
+    objectives = [by_id[oid] for oid in by_id]
     if not scores:
         return None
     best = max(scores.values())
@@ -255,12 +306,9 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
         return None
     top = [o for o in objectives if scores.get(o.id, 0) >= best - 1e-9]
     span_end = max(last[o.id] for o in top)
-    trailing = re.match(
-        r"(?:\s+(?:" + "|".join(sorted(_GENERIC, key=len, reverse=True)) + r")\b)*",
-        text[span_end:end],
-    )
+    trailing = _GENERIC_TRAIL.match(text, span_end, end)
     if trailing:
-        span_end += trailing.end()
+        span_end = trailing.end()
     # The naming words run to the last matched word; unmatched words before it belong too.
     if len(top) == 1:
         return TextRef(top[0], (), (start, span_end))
