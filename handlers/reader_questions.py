@@ -81,7 +81,7 @@ def _theme(ctx: Context, text: str) -> Theme | None:
             wanted |= {_stem(w) for w in group}
     best, score = None, 0
     for theme in ctx.repo.themes():
-        words = {_stem(w) for w in fold(theme.title).split()}
+        words = {_stem(w) for w in fold(" ".join((theme.title, *theme.aliases))).split()}
         words |= {w[:7] for w in words if len(w) > 7}
         hits = len(wanted & words) + len({w[:7] for w in wanted if len(w) > 7} & words)
         if hits > score:

@@ -116,7 +116,7 @@ def _theme_by_synonym(repo: Repository, text: str) -> Theme | None:
     expanded = _expand(wanted) | {w[:7] for w in wanted if len(w) > 7}
     scores = {}
     for theme in repo.themes():
-        words = {_stem(w) for w in fold(theme.title).split()}
+        words = {_stem(w) for w in fold(" ".join((theme.title, *theme.aliases))).split()}
         words |= {w[:7] for w in words if len(w) > 7}
         scores[theme.number] = len(expanded & words)
     best = max(scores.values(), default=0)
