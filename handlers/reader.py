@@ -124,7 +124,7 @@ DATE_VERBS = (
 )
 _GLUE = (
     r"is|now|date|back|out|forward|on|again|be|been|being|has|have|had|was|will|should|"
-    r"changed|revised|moved|extended|pushed|agreed|set|completion|go[\s-]?live|for|of"
+    r"changed|revised|moved|extended|pushed|agreed|set|completion|go[\s-]?live|for|of|the"
 )
 DATE_RE = re.compile(
     rf"(?<![\w-])(?P<verb>(?:new\s+|revised\s+)?(?:{DATE_VERBS}))\b"
@@ -750,6 +750,8 @@ def _tidy_note(note: str) -> str:
             flags=re.I,
         )
         note = _TRAILING.sub("", note)
+    if note.endswith(".") and not note.endswith(".."):
+        note = note[:-1]  # a closing full stop, not an ellipsis
     return note.strip()
 
 
@@ -761,12 +763,17 @@ _QUESTION_START = re.compile(
     re.IGNORECASE,
 )
 _OTHER_COMMANDS = re.compile(
-    r"^(?:assign|give|hand|reassign|add|new|create|log|raise|close|undo|revert|help|subscribe|"
+    r"^(?:assign|give|hand|reassign|add|new|create|log|raise|close|undo|revert|help|subscribe|make|"
     r"follow|unsubscribe|unfollow|stop|set\s+(?:the\s+)?owner|change\s+(?:the\s+)?owner)\b|"
     r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)",
     re.IGNORECASE,
 )
 
+_VERB_THEN_TITLE = re.compile(
+    rf"(?:the\s+)?(?:{DATE_VERBS}|status|progress)\s+(?:for|of|on)\s+(?P<title>.+?)\s+"
+    r"(?:is|are|has|have|now|moved|slipped|to)\b",
+    re.IGNORECASE,
+)
 _VAGUE_UPDATE = re.compile(
     r"(?:the\s+|our\s+)?(?P<what>[a-z][a-z'’ -]{2,40}?)\s+(?:is\s+|are\s+|now\s+|at\s+)*"
     r"(?:(?:" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")\b|\d{1,3}\s*%)",
@@ -831,6 +838,10 @@ def read(ctx: Context, text: str) -> Reading:
             reading.explicit_verb = True
     else:
         found = find_objective_in_text(ctx.repo, text[body_start:])
+        named_after = _VERB_THEN_TITLE.match(text) if found is None else None
+        if named_after:
+            body_start = named_after.start("title")
+            found = find_objective_in_text(ctx.repo, text[body_start : named_after.end("title")])
         if found is None:
             vague = _VAGUE_UPDATE.match(text[body_start:])
             if vague and not _QUESTION_START.match(text):

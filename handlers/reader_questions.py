@@ -75,10 +75,11 @@ def _theme(ctx: Context, text: str) -> Theme | None:
     named = re.search(r"(?:the\s+)?((?:[\w'-]+\s+){0,2}?[\w'-]+)\s+theme\b", text)
     if not named:
         return None
-    wanted = {_stem(w) for w in fold(named.group(1)).split() if w not in ("the", "our")}
+    wanted = {_stem(w) for w in fold(named.group(1)).split() if len(w) > 1 and w != "the"}
     for group in SYNONYMS:
-        if wanted & group:
-            wanted |= {_stem(w) for w in group}
+        stems = {_stem(w) for w in group}
+        if wanted & stems:
+            wanted |= stems
     best, score = None, 0
     for theme in ctx.repo.themes():
         words = {_stem(w) for w in fold(" ".join((theme.title, *theme.aliases))).split()}

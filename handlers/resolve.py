@@ -195,8 +195,9 @@ def _stem(word: str) -> str:
 
 def _expand(words: set[str]) -> set[str]:
     out = set(words)
+    stemmed = {_stem(w) for w in words}
     for group in SYNONYMS:
-        if words & group:
+        if words & group or stemmed & {_stem(w) for w in group}:
             out |= group
     return {_stem(w) for w in out}
 
@@ -285,6 +286,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     by_id = {o.id: o for o in objectives}
     scores: dict[str, float] = {}
     last: dict[str, int] = {}
+    first: dict[str, int] = {}
     for m, word in words:
         hits = set(index.words.get(word, ()))
         if len(word) >= 3:
@@ -298,6 +300,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
             weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
             scores[oid] = scores.get(oid, 0.0) + weight
             last[oid] = max(last.get(oid, 0), start + m.end())
+            first[oid] = min(first.get(oid, len(text)), start + m.start())
     objectives = [by_id[oid] for oid in by_id]
     if not scores:
         return None
@@ -306,6 +309,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
         return None
     top = [o for o in objectives if scores.get(o.id, 0) >= best - 1e-9]
     span_end = max(last[o.id] for o in top)
+    start = min(first[o.id] for o in top)
     trailing = _GENERIC_TRAIL.match(text, span_end, end)
     if trailing:
         span_end = trailing.end()

@@ -18,7 +18,7 @@ from handlers.context import Context
 from handlers.format import change_lines, name_of
 from handlers.permissions import check_manager, check_objective
 from handlers.reply import Item, Kind, Reply
-from handlers.resolve import find_objective, find_person, objective_ranges
+from handlers.resolve import find_objective, find_objective_in_text, find_person, objective_ranges
 from handlers.router import command
 from storage.repository import Conflict
 from tracker.dates import DateNotUnderstood, format_date, parse_due_date
@@ -241,40 +241,57 @@ async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
     return reply
 
 
+_TITLE = r"(?:the\s+)?(?P<title>[a-z][\w' -]{2,60}?)"
+
+
 @command(
     "change owner",
-    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+(?:objective\s+)?{OID}\s+to\s+(?P<who>.+)",
-    rf"(?:objective\s+)?{OID}\s+(?:owner|is\s+owned\s+by|owned\s+by)\s+(?:is\s+|now\s+)*(?P<who>.+)",
+    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+(?:objective\s+)?{OID}\s+(?:over\s+)?to\s+(?P<who>.+)",
+    rf"(?:objective\s+)?{OID}\s*(?:owner|is\s+owned\s+by|owned\s+by)\s*[:\-–]?\s*(?:is\s+|now\s+)*(?P<who>.+)",
     rf"(?:change|set)\s+(?:the\s+)?owner\s+(?:of|for)\s+(?:objective\s+)?{OID}\s+to\s+(?P<who>.+)",
+    rf"new\s+owner\s+(?:of|for)\s+(?:objective\s+)?{OID}\s*[:\-–]?\s*(?:is\s+)?(?P<who>.+)",
+    rf"(?:can\s+you\s+)?make\s+(?P<who>.+?)\s+(?:the\s+)?owner\s+(?:of|for)\s+(?:objective\s+)?{OID}",
+    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+{_TITLE}\s+(?:over\s+)?to\s+(?P<who>.+)",
+    rf"{_TITLE}\s+(?:owner|is\s+owned\s+by|owned\s+by)\s*[:\-–]?\s*(?:is\s+|now\s+)*(?P<who>.+)",
     group="Updating objectives",
-    examples=("assign 3.2 to Mo Khan",),
-    summary="Change who owns an objective.",
+    examples=("assign 3.2 to Mo Khan", "new owner for 1.4: Ade Okafor"),
+    summary="Change who owns an objective (by number or by title).",
 )
-async def change_owner(ctx: Context, match: re.Match[str]) -> Reply:
-    objective = ctx.repo.objective(match.group("oid"))
-    if objective is None:
-        return _missing_objective(ctx, match.group("oid"))
+async def change_owner(ctx: Context, match: re.Match[str]) -> Reply | None:
+    groups = match.groupdict()
+    if groups.get("oid"):
+        objective = ctx.repo.objective(groups["oid"])
+        if objective is None:
+            return _missing_objective(ctx, groups["oid"])
+    else:
+        found = find_objective_in_text(ctx.repo, groups["title"])
+        if found is None or found.match is None:
+            return None
+        objective = found.match
     who = match.group("who").strip()
-    found = find_person(ctx.repo, who)
-    if found.match is None:
-        options = ", ".join(p.name for p in found.candidates) or "say `people` to list everyone"
+    found_person = find_person(ctx.repo, who)
+    if found_person.match is None:
+        options = (
+            ", ".join(p.name for p in found_person.candidates) or "say `people` to list everyone"
+        )
         return Reply(
             title=f"I don't know who “{who}” is.",
             kind=Kind.ERROR,
             lines=[f"Did you mean: {options}? Nothing was saved."],
         )
+    person = found_person.match
     check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
     changes = await ctx.repo.change_objective(
-        objective.id, {"owner": found.match.id}, ctx.source, "change owner"
+        objective.id, {"owner": person.id}, ctx.source, "change owner"
     )
     reply = Reply(
-        title=f"{objective.id} {objective.title} is now owned by {found.match.name}",
+        title=f"{objective.id} {objective.title} is now owned by {person.name}",
         kind=Kind.CONFIRMATION,
         footer=UNDO_HINT,
     )
     reply.fields.extend(change_lines(ctx.repo, changes))
     if not changes:
-        reply.title = f"{found.match.name} already owns {objective.id}"
+        reply.title = f"{person.name} already owns {objective.id}"
     return reply
 
 
