@@ -188,9 +188,9 @@ _NOT_TYPOS = {
     "greens",
 }
 _CONNECTIVE = re.compile(
-    r"^(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|please|"
-    r"status|by|to|as|at|is|now|still|currently|cos|because|then|-|–|—|:|;|,|\.|!|\?|\||/)"
-    r"(?![\w])\s*)+",
+    r"^(?:(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
+    r"please|status|by|to|as|at|is|now|still|currently|cos|because|then)(?=[\s:;,.!?]|$)|"
+    r"(?:-|–|—|:|;|,|\.|!|\?|\||/)(?![\w]))\s*)+",
     re.IGNORECASE,
 )
 UPDATE_VERB = re.compile(
