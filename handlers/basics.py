@@ -8,7 +8,7 @@ from handlers.context import Context
 from handlers.format import change_lines
 from handlers.reply import Item, Kind, Reply
 from handlers.router import command, ordered
-from storage.repository import Conflict, NotFound
+from storage.repository import Conflict, NotFound, Repository
 
 
 @command(
@@ -19,10 +19,10 @@ from storage.repository import Conflict, NotFound
     summary="What the bot understands, with an example of every command.",
 )
 async def show_help(ctx: Context, match: re.Match[str]) -> Reply:
-    return help_reply(ctx, (match.groupdict().get("topic") or "").strip().lower())
+    return help_reply(ctx.repo, (match.groupdict().get("topic") or "").strip().lower())
 
 
-def help_reply(ctx: Context, topic: str = "") -> Reply:
+def help_reply(repo: Repository, topic: str = "") -> Reply:
     """Help built from the registry (in route order), for one topic or everything."""
     groups: dict[str, list[Item]] = {}
     for cmd in ordered():
@@ -32,8 +32,8 @@ def help_reply(ctx: Context, topic: str = "") -> Reply:
         if examples:
             groups.setdefault(cmd.group, []).append(Item(f"{examples} — {cmd.summary}"))
     if not groups:
-        return help_reply(ctx)
-    info = ctx.repo.strategy_info()
+        return help_reply(repo)
+    info = repo.strategy_info()
     reply = Reply(
         title=f"Strategy Tracker{' for ' + info['council'] if info.get('council') else ''}",
         lines=[

@@ -236,13 +236,13 @@ async def exceptions(ctx: Context, match: re.Match[str]) -> Reply:
 )
 async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     person = ctx.person
-    mine = [o for o in ctx.repo.objectives() if person and o.owner == person.id]
+    mine = [o for o in ctx.repo.objectives() if o.owner == person.id]
     if not mine:
         return Reply(
             title="You don't own any objectives.",
             lines=["Ask `objectives` to see them all, or `who owns 3.2`."],
         )
-    return group_reply(ctx, f"Objectives owned by {person.name}", mine)  # type: ignore[union-attr]
+    return group_reply(ctx, f"Objectives owned by {person.name}", mine)
 
 
 @command(
@@ -471,8 +471,6 @@ async def people(ctx: Context, match: re.Match[str]) -> Reply:
 )
 async def who_am_i(ctx: Context, match: re.Match[str]) -> Reply:
     person = ctx.person
-    if person is None:  # the Tracker answers unknown senders before commands run
-        return Reply(title="I don't know you yet.", kind=Kind.ERROR)
     directorate = ctx.repo.directorate(person.directorate) if person.directorate else None
     rights = {
         "officer": "objectives you own or of your directorate",

@@ -213,7 +213,7 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
             kind=Kind.ERROR,
         )
     fields = {"title": parsed.title, **parsed.values}
-    fields.setdefault("owner", ctx.person.id)  # type: ignore[union-attr]
+    fields.setdefault("owner", ctx.person.id)
     risk = await ctx.repo.add_risk(fields, ctx.source)
     return _risk_reply(ctx, f"Logged risk {risk.id}: {risk.title}", risk)
 
@@ -256,7 +256,7 @@ async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
             kind=Kind.ERROR,
             lines=[f"Problem: {'; '.join(parsed.problems)}. Nothing was changed."],
         )
-    check_risk(ctx.repo, ctx.person, risk)  # type: ignore[arg-type]
+    check_risk(ctx.repo, ctx.person, risk)
     changes = await ctx.repo.change_risk(risk.id, parsed.values, ctx.source, "change risk")
     updated = ctx.repo.risk(risk.id)
     reply = _risk_reply(ctx, f"Updated risk {risk.id}: {risk.title}", updated)  # type: ignore[arg-type]
@@ -280,7 +280,7 @@ async def close_risk(ctx: Context, match: re.Match[str]) -> Reply:
     if risk is None:
         return _no_risk(ctx, match.group("rid"))
     reopen = bool(match.groupdict().get("reopen"))
-    check_manager(ctx.person, "reopen risks" if reopen else "close risks")  # type: ignore[arg-type]
+    check_manager(ctx.person, "reopen risks" if reopen else "close risks")
     note = match.group("note").strip() or None
     fields: dict[str, Any] = {"open": reopen}
     if note:

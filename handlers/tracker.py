@@ -23,6 +23,7 @@ from handlers import (  # noqa: F401  (registers commands)
     risks,
     updates,
 )
+from handlers.basics import help_reply
 from handlers.context import Context
 from handlers.message import IncomingMessage, Sender
 from handlers.permissions import NotAllowed
@@ -39,7 +40,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
-_QUESTION_ONLY = {"help", "who am i"}
 
 
 def clean_text(text: str) -> tuple[str, int]:
@@ -86,9 +86,12 @@ class Tracker:
         text = normalise(text) or text
         person = self.identify(message.sender)
         now = self.clock().astimezone(LONDON)
-        context = Context(self.repo, message, person, now)
-        if person is None and text.lower() not in _QUESTION_ONLY:
+        if person is None:
+            # The stranger check: before any command runs, so every Context has a person.
+            if text.lower().strip(" ?!.") == "help":
+                return help_reply(self.repo)
             return self._stranger(message.sender)
+        context = Context(self.repo, message, person, now)
         try:
             found = await self._route(context, text)
         except NotAllowed as refusal:
@@ -97,9 +100,7 @@ class Tracker:
             return Reply(title=f"I couldn't find {missing}.", kind=Kind.ERROR)
         if found is None:
             return self._not_understood(text)
-        command, reply = found
-        if person is None and command.name != "help":
-            return self._stranger(message.sender)
+        _command, reply = found
         if removed:
             note = f"(I ignored {removed} invisible or control character{'s' * (removed > 1)}.)"
             reply.footer = f"{reply.footer}\n{note}" if reply.footer else note

@@ -113,7 +113,7 @@ async def _record(
             ],
             kind=Kind.QUESTION,
         )
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    check_objective(ctx.repo, ctx.person, objective)
     progress = update.progress
     if update.status is Status.ACHIEVED and progress is None:
         progress = 100
@@ -225,7 +225,7 @@ async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
             ],
             kind=Kind.ERROR,
         )
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    check_objective(ctx.repo, ctx.person, objective)
     change = await ctx.repo.record_update(objective.id, ctx.source, due=parsed.value)
     reply = Reply(
         title=f"{objective.id} {objective.title} is now due {format_date(parsed.value)}",
@@ -280,7 +280,7 @@ async def change_owner(ctx: Context, match: re.Match[str]) -> Reply | None:
             lines=[f"Did you mean: {options}? Nothing was saved."],
         )
     person = found_person.match
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    check_objective(ctx.repo, ctx.person, objective)
     changes = await ctx.repo.change_objective(
         objective.id, {"owner": person.id}, ctx.source, "change owner"
     )
@@ -311,7 +311,7 @@ async def change_owner(ctx: Context, match: re.Match[str]) -> Reply | None:
 async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
     from handlers.resolve import find_directorate, find_theme
 
-    check_manager(ctx.person, "add objectives")  # type: ignore[arg-type]
+    check_manager(ctx.person, "add objectives")
     oid = match.group("oid")
     theme_number = int(oid.split(".")[0])
     if find_theme(ctx.repo, str(theme_number)).match is None:
@@ -455,7 +455,7 @@ async def apply_reading(ctx: Context, reading: Any) -> Reply:
 
 
 async def _record_due(ctx: Context, objective: Objective, due: date, reading: Any) -> Reply:
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    check_objective(ctx.repo, ctx.person, objective)
     change = await ctx.repo.record_update(objective.id, ctx.source, due=due)
     reply = Reply(
         title=f"{objective.id} {objective.title} is now due {format_date(due)}",
