@@ -153,7 +153,11 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
     objectives = ctx.repo.objectives()
     where = (match.groupdict().get("where") or "").strip()
     label = ""
-    if where:
+    theme = find_theme(ctx.repo, where).match if re.search(r"\btheme\b", where, re.I) else None
+    if theme:
+        objectives = [o for o in objectives if o.theme == theme.number]
+        label = f" in theme {theme.number}"
+    elif where:
         directorate = find_directorate(ctx.repo, where).match
         if directorate is None:
             return _unknown_directorate(ctx, where)

@@ -166,6 +166,12 @@ SYNONYMS: tuple[frozenset[str], ...] = (
     frozenset({"wifi", "wi fi", "wireless"}),
     frozenset({"printing", "print", "printers"}),
     frozenset({"mapping", "gis", "maps"}),
+    frozenset({"management", "mgmt", "mgt"}),
+    frozenset({"communications", "comms"}),
+    frozenset({"information", "info"}),
+    frozenset({"document", "documents", "docs", "doc"}),
+    frozenset({"infrastructure", "infra"}),
+    frozenset({"applications", "application", "apps", "app"}),
 )
 _GENERIC = STOPWORDS | {
     "update", "progress", "project", "programme", "work", "system", "systems", "council", "staff",
