@@ -73,8 +73,9 @@ _APOSTROPHES = {
 _APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
 _FILLER_START = re.compile(
     r"^(?:(?:hi|hello|hey|morning|afternoon|ok|okay|so|right)\b[\s,!]*)?"
-    r"(?:(?:can|could|would)\s+you\s+(?:please\s+)?(?:tell\s+me|let\s+me\s+know|show\s+me|"
-    r"give\s+me)\s+|please\s+|pls\s+|plz\s+|quick\s+(?:q|question)[:,]?\s+|just\s+)+",
+    r"(?:(?:can|could|would)\s+(?:you|someone|anyone|somebody)\s+(?:please\s+)?(?:tell\s+me|"
+    r"let\s+me\s+know|show\s+me|give\s+me)\s+|(?:does\s+anyone|do\s+you)\s+know\s+|"
+    r"please\s+|pls\s+|plz\s+|quick\s+(?:q|question)[:,]?\s+|just\s+)+",
     re.IGNORECASE,
 )
 _FILLER_END = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|ta|cheers)[\s.!]*$", re.I)
@@ -512,7 +513,9 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
         if not _placed(body, ref_start, ref_end, match.start("verb"), title) or not starts_dateish:
             if _DATEISH.search(body[start:end]):
                 shown = " ".join(body[match.start("verb") : end].split())
-                reading.not_applied.append((f"“{shown}”", f"{oid} due …"))
+                found = _read_date(body, start, end, ctx) if starts_dateish else None
+                when = format_date(found[0].value) if found else "<date>"
+                reading.not_applied.append((f"“{shown}”", f"{oid} due {when}"))
                 spans.take(match.start(), match.start())
             continue
         if re.search(r"\byear[\s-]?end\b", body[start:end], re.I) and not re.search(
@@ -724,13 +727,15 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
         if reading.status is None or reading.status is not status:
             reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
     for match in _DATEISH.finditer(note):
+        if any(match.group(0).lower() in words.lower() for words, _ in reading.not_applied):
+            break
         reading.not_applied.append(
             (f"“{match.group(0)}”", _apply_hint(oid, "due", "<date>").replace("<date>", "…"))
         )
         break
 
 
-_TRAILING = re.compile(r"[\s,;:\-–—/|]+$")
+_TRAILING = re.compile(r"[\s,;:\-–—/|]+$|^[\s?!.,;:]+$")
 _BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 
 
@@ -803,6 +808,16 @@ def _score(reading: Reading, text: str) -> dict[str, int]:
             scores["change"] = 0  # "3.2" or "3.2 doing": a question
         if question and not reading.explicit_verb:
             scores["change"] -= 6
+    if found and fields and text.rstrip().endswith("?") and not _QUESTION_START.match(text):
+        # "2.2 90%?": a change with a question mark is asked back, never recorded.
+        reading.problem = reading.problem or (
+            f"Did you mean to record that on {reading.objective.id if reading.objective else 'it'}?"
+        )
+        reading.problem_lines = reading.problem_lines or [
+            "Send it again without the question mark to record it."
+        ]
+        reading.ask = True
+        question = False
     if reading.problem and (found or reading.ask) and not question:
         scores["ask" if reading.ask else "refuse"] = max(scores.values()) + 1
     if reading.ask and found and not question:

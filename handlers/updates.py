@@ -1,10 +1,11 @@
 """Recording progress on objectives: status, percentage, note, due date and owner.
 
 Officers phrase updates many ways ("update 3.2 on track 60% survey done", "3.2 is at
-risk: supplier late", "1.4 done", "progress on 1.4: 75%"). The status and percentage
-are read only from the *start* of what follows the objective, so words in the note
-("survey complete") never change the status by accident, and dates are parsed only
-from the part after "due" / "to", so an id like 3.2 is never read as 3 February.
+risk: supplier late", "1.4 done", "progress on 1.4: 75%"). What a message says is found
+by the reader (`handlers/reader.py`); this module writes it: `apply_reading` checks
+permission and records status, %, due date and note in one transaction, and lists any
+field word it did not apply, so a confirmation never hides a dropped field. Owners, new
+objectives and due dates given as "push 5.1 to Q3 2027" are commands of their own here.
 """
 
 from __future__ import annotations
@@ -18,23 +19,14 @@ from handlers.context import Context
 from handlers.format import change_lines, name_of
 from handlers.permissions import check_manager, check_objective
 from handlers.reply import Item, Kind, Reply
-from handlers.resolve import find_objective, find_objective_in_text, find_person, objective_ranges
+from handlers.resolve import find_objective_in_text, find_person, objective_ranges
 from handlers.router import command
 from storage.repository import Conflict
 from tracker.dates import DateNotUnderstood, format_date, parse_due_date
-from tracker.model import Objective, Status, find_status
+from tracker.model import Objective, Status
 
 OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
 UNDO_HINT = "Not right? Say `undo` to reverse it."
-_FILLER = re.compile(
-    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[.:,;–—]|-(?!\d))\s*",
-    re.IGNORECASE,
-)
-_PERCENT = re.compile(
-    r"^(?P<num>-?\d{1,4}(?:\.\d+)?)\s*(?:%|percent\b|per\s*cent\b)"
-    r"(?:\s+(?:complete|completed|done|through|finished))?",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -42,39 +34,6 @@ class UpdateText:
     status: Status | None = None
     progress: int | None = None
     note: str | None = None
-    problem: str | None = None
-
-
-def read_update(text: str) -> UpdateText:
-    """Status and percentage from the front of the text; whatever follows is the note."""
-    result = UpdateText()
-    rest = text.strip()
-    while rest:
-        rest = rest.lstrip()
-        filler = _FILLER.match(rest)
-        if filler and filler.end():
-            rest = rest[filler.end() :]
-            continue
-        percent = _PERCENT.match(rest)
-        if percent and result.progress is None:
-            value = float(percent.group("num"))
-            if not 0 <= value <= 100:
-                result.problem = (
-                    f"Progress must be between 0% and 100%; you wrote {percent.group('num')}%."
-                )
-                return result
-            result.progress = round(value)
-            rest = rest[percent.end() :]
-            continue
-        found = find_status(rest)
-        if found and found[1] == 0 and result.status is None:
-            result.status = found[0]
-            rest = rest[found[2] :]
-            continue
-        break
-    note = rest.strip(" .:;,-–—").strip()
-    result.note = note or None
-    return result
 
 
 def _missing_objective(ctx: Context, name: str) -> Reply:
@@ -150,14 +109,14 @@ async def _record(
     summary="Record progress: status (on track, at risk, off track, done...), % and a note.",
 )
 async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
-    objective = ctx.repo.objective(match.group("oid"))
-    if objective is None:
-        return _missing_objective(ctx, match.group("oid"))
-    update = read_update(match.group("rest"))
-    explicit = match.group(0).lstrip().lower().startswith(("update", "progress", "report"))
-    if not explicit and update.status is None and update.progress is None:
-        return None  # "3.2 history" and the like: let the questions try
-    return await _record(ctx, objective, update)
+    """Reached only when the reader declined; the reader still reads the fields, so this
+    path keeps the no-silent-loss rule too."""
+    from handlers.reader import read
+
+    reading = read(ctx, match.string)
+    if reading.intent == "route" and not reading.problem:
+        return None  # "3.2 history", "is 3.2 late?": not a change; let the questions try
+    return await apply_reading(ctx, reading)
 
 
 @command(
@@ -169,22 +128,14 @@ async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     examples=("update on the thin client rollout: 40%",),
     summary="Name the objective by its title when you don't know the number.",
 )
-async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply:
-    title = match.group("title").strip()
-    found = find_objective(ctx.repo, title)
-    if found.candidates:
-        rest = match.group("rest").strip()
-        return _ambiguous(ctx, title, list(found.candidates), "update {oid} " + rest)
-    if found.match is None:
-        return Reply(
-            title=f"I couldn't find an objective called “{title}”.",
-            lines=[
-                f"Objectives are {objective_ranges(ctx.repo)}; say `objectives` to list "
-                "them, then use the number, e.g. `update 3.2 40%`. Nothing was saved."
-            ],
-            kind=Kind.ERROR,
-        )
-    return await _record(ctx, found.match, read_update(match.group("rest")))
+async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply | None:
+    """Like `update_by_id`: the reader reads it, so fields are never dropped."""
+    from handlers.reader import read
+
+    reading = read(ctx, match.string)
+    if reading.intent == "route" and not reading.problem:
+        return None
+    return await apply_reading(ctx, reading)
 
 
 DATE_VERBS = r"(?:push|move|delay|extend|reschedule|defer|bring|put)"
