@@ -61,8 +61,6 @@ def _ambiguous(ctx: Context, text: str, candidates: list[Objective], example: st
 async def _record(
     ctx: Context, objective: Objective, update: UpdateText, due: date | None = None
 ) -> Reply:
-    if update.problem:
-        return Reply(title=update.problem, lines=["Nothing was saved."], kind=Kind.ERROR)
     if update.status is None and update.progress is None and not update.note and due is None:
         return Reply(
             title=f"What's the update on {objective.id}?",
