@@ -343,7 +343,7 @@ _DATE_END = re.compile(
 def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDate, int] | None:
     """The longest prefix of text[start:end] that the date reader accepts.
 
-    Only prefixes ending in a word a date can end with are tried (at most three), because
+    Only prefixes ending in a word a date can end with are tried (at most two), because
     each attempt may reach dateparser, which costs a millisecond or more.
     """
     words = list(re.finditer(r"\S+", text[start:end]))
@@ -352,7 +352,7 @@ def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDat
         if count < len(words) and not _DATE_END.fullmatch(words[count - 1].group(0)):
             continue
         tried += 1
-        if tried > 3:
+        if tried > 2:
             break
         stop = start + words[count - 1].end()
         try:
