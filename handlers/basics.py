@@ -7,8 +7,8 @@ import re
 from handlers.context import Context
 from handlers.format import change_lines
 from handlers.reply import Item, Kind, Reply
-from handlers.router import REGISTRY, command
-from storage.repository import Conflict, NotFound
+from handlers.router import command, ordered
+from storage.repository import Conflict, NotFound, Repository
 
 
 @command(
@@ -19,17 +19,21 @@ from storage.repository import Conflict, NotFound
     summary="What the bot understands, with an example of every command.",
 )
 async def show_help(ctx: Context, match: re.Match[str]) -> Reply:
-    topic = (match.groupdict().get("topic") or "").strip().lower()
+    return help_reply(ctx.repo, (match.groupdict().get("topic") or "").strip().lower())
+
+
+def help_reply(repo: Repository, topic: str = "") -> Reply:
+    """Help built from the registry (in route order), for one topic or everything."""
     groups: dict[str, list[Item]] = {}
-    for cmd in REGISTRY:
+    for cmd in ordered():
         if topic and topic.rstrip("s") not in (cmd.group + " " + cmd.name).lower():
             continue
         examples = " · ".join(f"`{e}`" for e in cmd.examples)
         if examples:
             groups.setdefault(cmd.group, []).append(Item(f"{examples} — {cmd.summary}"))
     if not groups:
-        return await show_help(ctx, re.match(r"(?P<topic>)", ""))  # type: ignore[arg-type]
-    info = ctx.repo.strategy_info()
+        return help_reply(repo)
+    info = repo.strategy_info()
     reply = Reply(
         title=f"Strategy Tracker{' for ' + info['council'] if info.get('council') else ''}",
         lines=[

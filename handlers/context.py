@@ -15,7 +15,7 @@ from tracker.model import Person
 class Context:
     repo: Repository
     message: IncomingMessage
-    person: Person | None
+    person: Person  # never None: the front door turns strangers away before any command
     now: datetime  # aware, Europe/London
 
     @property
@@ -31,7 +31,7 @@ class Context:
     def source(self) -> Source:
         """The audit trail's record of who said what, where."""
         return Source(
-            actor=self.person.id if self.person else "unknown",
+            actor=self.person.id,
             channel=self.message.sender.channel,
             text=self.message.text,
             message_id=self.message.message_id,

@@ -14,7 +14,7 @@ from handlers.reply import Item, Kind, Reply
 from handlers.resolve import find_directorate, find_objective, find_theme, objective_ranges
 from handlers.router import command
 from tracker.dates import LONDON, DateNotUnderstood, format_date, parse_since, parse_window
-from tracker.model import Objective, Status
+from tracker.model import Objective, Status, Theme
 from tracker.progress import STATUS_ORDER, due_between, overdue, tally
 
 OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
@@ -40,7 +40,7 @@ def _unknown_directorate(ctx: Context, where: str) -> Reply:
     )
 
 
-def _group_reply(ctx: Context, title: str, objectives: list[Objective]) -> Reply:
+def group_reply(ctx: Context, title: str, objectives: list[Objective]) -> Reply:
     counts = tally(objectives)
     reply = Reply(title=title, lines=[counts.headline()])
     if counts.total:
@@ -72,9 +72,13 @@ async def theme_status(ctx: Context, match: re.Match[str]) -> Reply:
             lines=[f"Themes are {themes}.", "Ask e.g. `status of theme 3`."],
             kind=Kind.QUESTION,
         )
-    theme = found.match
+    return theme_reply(ctx, found.match)
+
+
+def theme_reply(ctx: Context, theme: Theme) -> Reply:
+    """One theme, objective by objective (a plain helper other commands call)."""
     objectives = [o for o in ctx.repo.objectives() if o.theme == theme.number]
-    return _group_reply(ctx, f"Theme {theme.number}: {theme.title}", objectives)
+    return group_reply(ctx, f"Theme {theme.number}: {theme.title}", objectives)
 
 
 @command(
@@ -82,6 +86,7 @@ async def theme_status(ctx: Context, match: re.Match[str]) -> Reply:
     _ASK + rf"(?:the\s+)?(?:status|progress)\s+(?:of|on|for)\s+(?:objective\s+)?{OID}",
     _ASK + rf"(?:objective\s+)?{OID}(?:\s+(?:doing|going|status|progress))?",
     _ASK + r"(?:the\s+)?(?:status|progress)\s+(?:of|on|for)\s+(?P<title>.+)",
+    _ASK + r"(?:the\s+)?(?P<title>.+?)\s+(?:doing|going|getting\s+on)",
     group="Questions",
     examples=("status of 3.2", "3.2", "how is the thin client rollout going"),
     summary="One objective: status, progress, due date, owner and its latest updates.",
@@ -106,6 +111,11 @@ async def objective_status(ctx: Context, match: re.Match[str]) -> Reply | None:
                 )
             return None
         objective = found.match
+    return objective_reply(ctx, objective)
+
+
+def objective_reply(ctx: Context, objective: Objective) -> Reply:
+    """One objective in full, with its latest updates and open risks."""
     theme = ctx.repo.theme(objective.theme)
     directorate = ctx.repo.directorate(objective.directorate)
     reply = Reply(title=f"{objective.id} {objective.title}")
@@ -143,7 +153,11 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
     objectives = ctx.repo.objectives()
     where = (match.groupdict().get("where") or "").strip()
     label = ""
-    if where:
+    theme = find_theme(ctx.repo, where).match if re.search(r"\btheme\b", where, re.I) else None
+    if theme:
+        objectives = [o for o in objectives if o.theme == theme.number]
+        label = f" in theme {theme.number}"
+    elif where:
         directorate = find_directorate(ctx.repo, where).match
         if directorate is None:
             return _unknown_directorate(ctx, where)
@@ -169,11 +183,13 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
     examples=("what's due in the next 2 weeks?", "due this month", "due before end of March"),
     summary="Open objectives due in a period.",
 )
-async def due_soon(ctx: Context, match: re.Match[str]) -> Reply:
+async def due_soon(ctx: Context, match: re.Match[str]) -> Reply | None:
     text = match.group("window").strip() or "in the next 14 days"
     try:
         start, end = parse_window(text, ctx.now, ctx.calendar)
     except DateNotUnderstood as error:
+        if re.search(r"\b(?:for|in|date|soon|owned)\b", text):
+            return None  # "due soon in Resources": the question reader combines filters
         return Reply(
             title=f"I couldn't read “{text}” as a period.",
             kind=Kind.ERROR,
@@ -224,13 +240,13 @@ async def exceptions(ctx: Context, match: re.Match[str]) -> Reply:
 )
 async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     person = ctx.person
-    mine = [o for o in ctx.repo.objectives() if person and o.owner == person.id]
+    mine = [o for o in ctx.repo.objectives() if o.owner == person.id]
     if not mine:
         return Reply(
             title="You don't own any objectives.",
             lines=["Ask `objectives` to see them all, or `who owns 3.2`."],
         )
-    return _group_reply(ctx, f"Objectives owned by {person.name}", mine)  # type: ignore[union-attr]
+    return group_reply(ctx, f"Objectives owned by {person.name}", mine)
 
 
 @command(
@@ -277,6 +293,11 @@ async def what_changed(ctx: Context, match: re.Match[str]) -> Reply:
     summary="The whole strategy: % achieved and status counts overall and per theme.",
 )
 async def summary(ctx: Context, match: re.Match[str]) -> Reply:
+    return summary_reply(ctx)
+
+
+def summary_reply(ctx: Context) -> Reply:
+    """The whole strategy: counts, % achieved, overdue, per theme and risks."""
     objectives = ctx.repo.objectives()
     counts = tally(objectives)
     info = ctx.repo.strategy_info()
@@ -388,11 +409,11 @@ async def list_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     if where:
         theme = find_theme(ctx.repo, where).match if re.search(r"theme|\d", where) else None
         if theme:
-            return await theme_status(ctx, re.match(r"(?P<theme>.*)", f"theme {theme.number}"))  # type: ignore[arg-type]
+            return theme_reply(ctx, theme)
         directorate = find_directorate(ctx.repo, where).match
         if directorate is None:
             return _unknown_directorate(ctx, where)
-        return _group_reply(
+        return group_reply(
             ctx, directorate.name, [o for o in objectives if o.directorate == directorate.id]
         )
     reply = Reply(title=f"{len(objectives)} objectives", lines=[tally(objectives).headline()])
@@ -415,12 +436,9 @@ async def list_objectives(ctx: Context, match: re.Match[str]) -> Reply:
 async def directorate_status(ctx: Context, match: re.Match[str]) -> Reply | None:
     directorate = find_directorate(ctx.repo, match.group("where")).match
     if directorate is None:
-        found = find_objective(ctx.repo, match.group("where"))
-        if found.match:
-            return await objective_status(ctx, re.match(r"(?P<oid>.*)", found.match.id))  # type: ignore[arg-type]
-        return None
+        return None  # "how is the thin client rollout going": objective status answers
     objectives = [o for o in ctx.repo.objectives() if o.directorate == directorate.id]
-    reply = _group_reply(ctx, directorate.name, objectives)
+    reply = group_reply(ctx, directorate.name, objectives)
     lead = ctx.repo.person(directorate.lead)
     if lead:
         reply.fields.append(("Directorate lead", lead.name))
@@ -457,8 +475,6 @@ async def people(ctx: Context, match: re.Match[str]) -> Reply:
 )
 async def who_am_i(ctx: Context, match: re.Match[str]) -> Reply:
     person = ctx.person
-    if person is None:  # the Tracker answers unknown senders before commands run
-        return Reply(title="I don't know you yet.", kind=Kind.ERROR)
     directorate = ctx.repo.directorate(person.directorate) if person.directorate else None
     rights = {
         "officer": "objectives you own or of your directorate, and risks you own",

@@ -11,12 +11,13 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Generic, TypeVar
 
 from rapidfuzz import fuzz, process
 
 from storage.repository import Repository
-from tracker.model import Directorate, Objective, Person, Theme
+from tracker.model import Directorate, Objective, Person, Theme, find_status
 
 T = TypeVar("T")
 
@@ -51,6 +52,7 @@ class Found(Generic[T]):
     candidates: Sequence[T] = ()
 
 
+@lru_cache(maxsize=8192)
 def fold(text: str) -> str:
     """Lower-case, no accents, punctuation as spaces: "Siobhán O'Brien" -> "siobhan o brien"."""
     text = unicodedata.normalize("NFKD", text)
@@ -100,7 +102,26 @@ def find_theme(repo: Repository, text: str) -> Found[Theme]:
         value = next((NUMBER_WORDS[w] for w in folded.split() if w in NUMBER_WORDS), None)
     if value is not None:
         return Found(repo.theme(value))
-    return fuzzy_pick(text, {t.title: t for t in repo.themes()})
+    found = fuzzy_pick(text, {t.title: t for t in repo.themes()})
+    if found.match is None:
+        by_word = _theme_by_synonym(repo, text)
+        if by_word is not None:
+            return Found(by_word)
+    return found
+
+
+def _theme_by_synonym(repo: Repository, text: str) -> Theme | None:
+    """ "the carbon theme" for "...a more sustainable organisation": everyday equivalents."""
+    wanted = {_stem(w) for w in fold(text).split() if w not in STOPWORDS and len(w) > 1}
+    expanded = _expand(wanted) | {w[:7] for w in wanted if len(w) > 7}
+    scores = {}
+    for theme in repo.themes():
+        words = {_stem(w) for w in fold(" ".join((theme.title, *theme.aliases))).split()}
+        words |= {w[:7] for w in words if len(w) > 7}
+        scores[theme.number] = len(expanded & words)
+    best = max(scores.values(), default=0)
+    winners = [n for n, v in scores.items() if v == best]
+    return repo.theme(winners[0]) if best and len(winners) == 1 else None
 
 
 def find_person(repo: Repository, text: str) -> Found[Person]:
@@ -132,3 +153,173 @@ def objective_ranges(repo: Repository) -> str:
         by_theme.setdefault(objective.theme, []).append(objective.id)
     parts = [ids[0] if len(ids) == 1 else f"{ids[0]}–{ids[-1]}" for ids in by_theme.values()]
     return ", ".join(parts) or "none yet"
+
+
+# --- a title named anywhere in a message (the reader's references) -------------------------
+# Everyday public-sector equivalents; a strategy file's `aliases:` add to these per item.
+SYNONYMS: tuple[frozenset[str], ...] = (
+    frozenset({"hq", "headquarters", "head office"}),
+    frozenset({"it", "ict", "technology", "digital"}),
+    frozenset({"green", "sustainable", "sustainability", "carbon", "environment", "energy"}),
+    frozenset({"website", "web site", "web", "online"}),
+    frozenset({"phones", "telephony", "telephone", "telephones", "phone"}),
+    frozenset({"wifi", "wi fi", "wireless"}),
+    frozenset({"printing", "print", "printers"}),
+    frozenset({"mapping", "gis", "maps"}),
+    frozenset({"management", "mgmt", "mgt"}),
+    frozenset({"communications", "comms"}),
+    frozenset({"information", "info"}),
+    frozenset({"document", "documents", "docs", "doc"}),
+    frozenset({"infrastructure", "infra"}),
+    frozenset({"applications", "application", "apps", "app"}),
+)
+_GENERIC = STOPWORDS | {
+    "update", "progress", "project", "programme", "work", "system", "systems", "council", "staff",
+    "all", "with", "use", "new", "is", "are", "it's", "its", "in", "by", "at", "we", "i", "be",
+    "has", "have", "been", "this", "that", "my", "re", "about", "now", "still", "going", "just",
+    "services", "service", "more", "make", "through", "out", "across", "s", "some", "one",
+}  # fmt: skip
+_REF_STOP = re.compile(
+    r"[:;,(]|\s[-–—]\s|\s(?:is|are|was|now|still|at|on\s+track|off\s+track|currently|has|have|"
+    r"went|gone|due|moved|slipp\w*|delayed|-)\b|\d",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class TextRef(Generic[T]):
+    """A title found inside a message, with where the naming words stood."""
+
+    match: T | None
+    candidates: Sequence[T]
+    span: tuple[int, int]
+
+
+def _stem(word: str) -> str:
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
+def _expand(words: set[str]) -> set[str]:
+    out = set(words)
+    stemmed = {_stem(w) for w in words}
+    for group in SYNONYMS:
+        if words & group or stemmed & {_stem(w) for w in group}:
+            out |= group
+    return {_stem(w) for w in out}
+
+
+def _acronyms(words: list[str]) -> set[str]:
+    initials = "".join(w[0] for w in words if w not in STOPWORDS)
+    return {initials[i:j] for i in range(len(initials)) for j in range(i + 3, len(initials) + 1)}
+
+
+def title_words(title: str, aliases: Sequence[str] = ()) -> tuple[set[str], set[str]]:
+    words = fold(title).split()
+    vocab = _expand({w for w in words if w not in _GENERIC})
+    for alias in aliases:
+        vocab |= _expand(set(fold(alias).split()) - _GENERIC) | {fold(alias)}
+    return vocab, _acronyms(words)
+
+
+_GENERIC_TRAIL = re.compile(
+    r"(?:\s+(?:" + "|".join(sorted(map(re.escape, _GENERIC), key=len, reverse=True)) + r")\b)*"
+)
+
+
+@dataclass(frozen=True)
+class _TitleIndex:
+    words: dict[str, set[str]]  # title word (and synonyms, aliases) -> objective ids
+    acronyms: dict[str, set[str]]
+    long_words: list[str]
+
+
+@lru_cache(maxsize=8)
+def _title_index(titles: tuple[tuple[str, str, tuple[str, ...]], ...]) -> _TitleIndex:
+    """Built once per set of titles, so reading a message never re-reads every title."""
+    words: dict[str, set[str]] = {}
+    acronyms: dict[str, set[str]] = {}
+    for oid, title, aliases in titles:
+        vocab, initials = title_words(title, aliases)
+        for word in vocab:
+            words.setdefault(word, set()).add(oid)
+        for acronym in initials:
+            acronyms.setdefault(acronym, set()).add(oid)
+    return _TitleIndex(words, acronyms, [w for w in words if len(w) >= 6])
+
+
+_SNAPSHOTS: dict[int, tuple[int, list[Objective], list[Person], list[Directorate]]] = {}
+
+
+def known(repo: Repository) -> tuple[list[Objective], list[Person], list[Directorate]]:
+    """Objectives, people and directorates, re-read only when the store has changed.
+
+    Building objects from every document costs ~3 ms at council scale (130 objectives),
+    more than the reader's whole budget, so the lists are kept per repository and keyed
+    by the store's sequence number (it moves on every committed write or catch-up).
+    """
+    seq = getattr(getattr(repo, "store", None), "seq", None)
+    cached = _SNAPSHOTS.get(id(repo))
+    if seq is not None and cached and cached[0] == seq:
+        return cached[1], cached[2], cached[3]
+    lists = (repo.objectives(), repo.people(), repo.directorates())
+    if seq is not None:
+        _SNAPSHOTS[id(repo)] = (seq, *lists)
+    return lists
+
+
+def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
+    """An objective named by (part of) its title at the start of `text`, or None.
+
+    Only the leading words before the first field or separator are read, each content
+    word scored by how distinctive it is across all titles (a word in one title counts
+    more than one in five). A tie is reported as candidates, never guessed.
+    """
+    lead = re.match(r"\s*(?:the\s+|our\s+|re\s+)?", text, re.IGNORECASE)
+    start = lead.end() if lead else 0
+    stop = _REF_STOP.search(text, start)
+    end = stop.start() if stop else len(text)
+    status = find_status(text[start:end])
+    if status:
+        end = start + status[1]
+    words = [(m, _stem(fold(m.group(0)))) for m in re.finditer(r"[\w'’]+", text[start:end])]
+    words = [(m, w) for m, w in words if w and w not in _GENERIC and len(w) > 1]
+    if not words or len(words) > 8:
+        return None
+    objectives = known(repo)[0]
+    index = _title_index(
+        tuple((o.id, o.title, tuple(getattr(o, "aliases", ()) or ())) for o in objectives)
+    )
+    by_id = {o.id: o for o in objectives}
+    scores: dict[str, float] = {}
+    last: dict[str, int] = {}
+    first: dict[str, int] = {}
+    for m, word in words:
+        hits = set(index.words.get(word, ()))
+        if len(word) >= 3:
+            hits |= index.acronyms.get(word.rstrip("s"), set())
+        if not hits and len(word) >= 6:
+            for close, _score, _ in process.extract(
+                word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
+            ):
+                hits |= index.words[close]
+        for oid in hits:
+            weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
+            scores[oid] = scores.get(oid, 0.0) + weight
+            last[oid] = max(last.get(oid, 0), start + m.end())
+            first[oid] = min(first.get(oid, len(text)), start + m.start())
+    objectives = [by_id[oid] for oid in by_id]
+    if not scores:
+        return None
+    best = max(scores.values())
+    if best < 0.5:
+        return None
+    top = [o for o in objectives if scores.get(o.id, 0) >= best - 1e-9]
+    span_end = max(last[o.id] for o in top)
+    start = min(first[o.id] for o in top)
+    trailing = _GENERIC_TRAIL.match(text, span_end, end)
+    if trailing:
+        span_end = trailing.end()
+    # The naming words run to the last matched word; unmatched words before it belong too.
+    if len(top) == 1:
+        return TextRef(top[0], (), (start, span_end))
+    return TextRef(None, top, (start, span_end))

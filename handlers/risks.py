@@ -27,9 +27,13 @@ UNDO_HINT = "Not right? Say `undo` to reverse it."
 _LEVEL = r"(?:[0-9]+|" + "|".join(sorted(map(re.escape, LEVEL_WORDS), key=len, reverse=True)) + ")"
 _LEVEL_PATTERNS = {
     name: (
-        re.compile(rf"\b(?:{words})\s*(?:is|of|=|:|to)?\s*(?P<v>{_LEVEL})\b", re.IGNORECASE),
+        re.compile(
+            rf"\b(?:{words})\s*(?:(?:is|of|=|:|to|now|down|up|raised|reduced|lowered|"
+            rf"increased|decreased|goes|gone|went|moved|from\s+\d\s+to)\s*)*(?P<v>{_LEVEL})\b",
+            re.IGNORECASE,
+        ),
         re.compile(rf"\b(?P<v>{_LEVEL})\s+(?:{words})\b", re.IGNORECASE),
-        re.compile(rf"\b{letter}(?P<v>[0-9])\b"),
+        re.compile(rf"(?<![\w'’]){letter}\s*[:=]?\s*(?P<v>[0-9])\b", re.IGNORECASE),
     )
     for name, words, letter in (
         ("likelihood", r"likelihood|likeliness|probability", "L"),
@@ -89,6 +93,12 @@ def read_risk(ctx: Context, body: str) -> RiskText:
                     _level(match.group("v"), name, result)
                     clause = (clause[: match.start()] + " " + clause[match.end() :]).strip()
                     break
+        bare = clause.lower().strip(" .")
+        if bare in LEVEL_WORDS and not bare.isdigit():
+            name = "likelihood" if "likelihood" not in result.values else "impact"
+            if name not in result.values:
+                _level(bare, name, result)
+                continue
         theme = _THEME.search(clause)
         if theme:
             raw = theme.group("v").lower()
@@ -169,8 +179,10 @@ def _no_risk(ctx: Context, rid: str) -> Reply:
 
 @command(
     "add risk",
-    r"(?:new\s+|add\s+(?:a\s+)?|log\s+(?:a\s+)?|raise\s+(?:a\s+)?)?risk\s*(?::|-|–)\s*(?P<body>.+)",
-    r"(?:add|log|raise|new)\s+(?:a\s+)?risk\s+(?P<body>.+)",
+    r"(?:new\s+|add\s+(?:a\s+)?|log\s+(?:a\s+)?|raise\s+(?:a\s+)?)?(?:risk|rsik|riks|rsk)\s*"
+    r"(?::|-|–)\s*(?P<body>.+)",
+    r"(?:add|log|raise|new)\s+(?:a\s+)?(?:risk|rsik|riks|rsk)\s+(?P<body>.+)",
+    r"(?:new\s+)?risk\s+(?P<body>(?:on|for|against)\s+(?:objective\s+)?\d{1,2}\.\d{1,3}\b.+)",
     group="Risks",
     examples=(
         "risk: no PM capacity, theme 1, likelihood 4 impact 3",
@@ -202,8 +214,8 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
             kind=Kind.ERROR,
         )
     fields = {"title": parsed.title, **parsed.values}
-    fields.setdefault("owner", ctx.person.id)  # type: ignore[union-attr]
-    check_new_risk(  # type: ignore[arg-type]
+    fields.setdefault("owner", ctx.person.id)
+    check_new_risk(
         ctx.repo, ctx.person, fields.get("objective"), fields.get("theme"), fields["owner"]
     )
     risk = await ctx.repo.add_risk(fields, ctx.source)
@@ -212,7 +224,8 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
 
 @command(
     "change risk",
-    rf"(?:set\s+|update\s+|change\s+)?(?:risk\s+)?{RID}\b\s*[:,\-]?\s*(?P<body>.+)",
+    rf"(?:(?:set|update|change|amend|adjust|bump|lower|raise|reduce|increase|drop|move)\s+)?"
+    rf"(?:risk\s+)?{RID}\b\s*[:,\-–]?\s*(?P<body>\w.*)",
     group="Risks",
     examples=(
         "R2 likelihood 5",
@@ -248,7 +261,7 @@ async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
             kind=Kind.ERROR,
             lines=[f"Problem: {'; '.join(parsed.problems)}. Nothing was changed."],
         )
-    check_risk(ctx.repo, ctx.person, risk, parsed.values.get("owner"))  # type: ignore[arg-type]
+    check_risk(ctx.repo, ctx.person, risk, parsed.values.get("owner"))
     changes = await ctx.repo.change_risk(risk.id, parsed.values, ctx.source, "change risk")
     updated = ctx.repo.risk(risk.id)
     reply = _risk_reply(ctx, f"Updated risk {risk.id}: {risk.title}", updated)  # type: ignore[arg-type]
@@ -272,7 +285,7 @@ async def close_risk(ctx: Context, match: re.Match[str]) -> Reply:
     if risk is None:
         return _no_risk(ctx, match.group("rid"))
     reopen = bool(match.groupdict().get("reopen"))
-    check_manager(ctx.person, "reopen risks" if reopen else "close risks")  # type: ignore[arg-type]
+    check_manager(ctx.person, "reopen risks" if reopen else "close risks")
     note = match.group("note").strip() or None
     fields: dict[str, Any] = {"open": reopen}
     if note:
@@ -293,7 +306,9 @@ async def close_risk(ctx: Context, match: re.Match[str]) -> Reply:
 
 @command(
     "show risk",
-    rf"(?:show\s+|details\s+(?:of|for)\s+|what\s+is\s+|tell\s+me\s+about\s+)?(?:risk\s+)?{RID}",
+    rf"(?:show\s+(?:me\s+)?|details\s+(?:of|for)\s+|what(?:'s|\s+is|\s+about)\s+"
+    rf"(?:the\s+)?(?:score\s+(?:on|of|for)\s+|latest\s+on\s+|status\s+of\s+)?|"
+    rf"tell\s+me\s+about\s+|how(?:'s|\s+is)\s+)?(?:risk\s+)?{RID}(?:\s+(?:score|details|doing))?",
     group="Risks",
     examples=("show R2",),
     summary="One risk in full.",

@@ -34,6 +34,35 @@ class Command:
 
 REGISTRY: list[Command] = []
 
+# The route order, in one place: earlier names are tried first. Changes to objectives
+# (updates, due dates by verb, moves) are read before this table by `handlers.reader`,
+# whose `PRECEDENCE` says when a message is a change; these patterns handle the rest.
+# Specific forms come before looser ones ("history of 3.2" before "status of <title>",
+# "top risks" before "list risks", "change owner" before "update").
+ROUTE_ORDER: tuple[str, ...] = (
+    "help", "undo", "thanks",
+    "digest", "digest for", "strategy digest", "subscribe", "unsubscribe", "next digest",
+    "add objective", "change owner", "change due date",
+    "add risk", "change risk", "close risk", "show risk", "top risks", "list risks",
+    "history", "who owns", "theme status", "directorate status", "objective status",
+    "overdue", "due soon", "exceptions", "my objectives", "what changed", "summary",
+    "list objectives", "people", "who am i",
+    "update", "update by title", "question",
+)  # fmt: skip
+
+
+def ordered() -> list[Command]:
+    """The registry in ROUTE_ORDER; a registered command missing from it is a bug."""
+    rank = {name: i for i, name in enumerate(ROUTE_ORDER)}
+    missing = [c.name for c in REGISTRY if c.name not in rank]
+    if missing:
+        raise LookupError(f"commands missing from ROUTE_ORDER: {missing}")
+    return sorted(REGISTRY, key=lambda c: rank[c.name])
+
+
+def find_command(name: str) -> Command:
+    return next(c for c in REGISTRY if c.name == name)
+
 
 def command(
     name: str,
@@ -53,7 +82,7 @@ def command(
 
 
 async def dispatch(context: Context, text: str) -> tuple[Command, Reply] | None:
-    for cmd in REGISTRY:
+    for cmd in ordered():
         for pattern in cmd.patterns:
             match = pattern.match(text)
             if match:

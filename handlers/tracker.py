@@ -23,11 +23,15 @@ from handlers import (  # noqa: F401  (registers commands)
     risks,
     updates,
 )
+from handlers.basics import help_reply
 from handlers.context import Context
 from handlers.message import IncomingMessage, Sender
 from handlers.permissions import NotAllowed
+from handlers.reader import normalise, read
+from handlers.reader_questions import answer, read_question
 from handlers.reply import Kind, Reply
-from handlers.router import dispatch, suggestions
+from handlers.router import Command, dispatch, find_command, suggestions
+from handlers.updates import apply_reading
 from storage.repository import NotFound, Repository, StoreUnwritable
 from tracker.dates import LONDON
 from tracker.model import Person
@@ -36,7 +40,6 @@ log = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
-_QUESTION_ONLY = {"help", "who am i"}
 
 
 def clean_text(text: str) -> tuple[str, int]:
@@ -82,13 +85,17 @@ class Tracker:
                 kind=Kind.ERROR,
             )
         message = IncomingMessage(text, message.sender, message.message_id, message.conversation_id)
+        text = normalise(text) or text
         person = self.identify(message.sender)
         now = self.clock().astimezone(LONDON)
-        context = Context(self.repo, message, person, now)
-        if person is None and text.lower() not in _QUESTION_ONLY:
+        if person is None:
+            # The stranger check: before any command runs, so every Context has a person.
+            if text.lower().strip(" ?!.") == "help":
+                return help_reply(self.repo)
             return self._stranger(message.sender)
+        context = Context(self.repo, message, person, now)
         try:
-            found = await dispatch(context, text)
+            found = await self._route(context, text)
         except NotAllowed as refusal:
             return Reply(title="Not changed.", lines=[str(refusal)], kind=Kind.ERROR)
         except NotFound as missing:
@@ -97,13 +104,27 @@ class Tracker:
             return Reply(title=f"Nothing was recorded: {failure.reason}.", kind=Kind.ERROR)
         if found is None:
             return self._not_understood(text)
-        command, reply = found
-        if person is None and command.name != "help":
-            return self._stranger(message.sender)
+        _command, reply = found
         if removed:
             note = f"(I ignored {removed} invisible or control character{'s' * (removed > 1)}.)"
             reply.footer = f"{reply.footer}\n{note}" if reply.footer else note
         return reply
+
+    async def _route(self, context: Context, text: str) -> tuple[Command, Reply] | None:
+        """The reader first (is this a change to an objective?), then the command table."""
+        reading = read(context, text)
+        if reading.intent in ("change", "refuse", "ask"):
+            only_date = reading.status is None and reading.progress is None and not reading.note
+            name = "change due date" if only_date and (reading.due or reading.move) else "update"
+            if name == "update" and reading.ref_text and not reading.ref_text[0].isdigit():
+                name = "update by title"
+            return find_command(name), await apply_reading(context, reading)
+        found = await dispatch(context, text)
+        if found is None:
+            question = read_question(context, text)
+            if question is not None:
+                return find_command("question"), answer(context, question)
+        return found
 
     def _stranger(self, sender: Sender) -> Reply:
         admins = [p.name for p in self.repo.people() if p.role.value == "admin"]

@@ -1,38 +1,32 @@
 """Recording progress on objectives: status, percentage, note, due date and owner.
 
 Officers phrase updates many ways ("update 3.2 on track 60% survey done", "3.2 is at
-risk: supplier late", "1.4 done", "progress on 1.4: 75%"). The status and percentage
-are read only from the *start* of what follows the objective, so words in the note
-("survey complete") never change the status by accident, and dates are parsed only
-from the part after "due" / "to", so an id like 3.2 is never read as 3 February.
+risk: supplier late", "1.4 done", "progress on 1.4: 75%"). What a message says is found
+by the reader (`handlers/reader.py`); this module writes it: `apply_reading` checks
+permission and records status, %, due date and note in one transaction, and lists any
+field word it did not apply, so a confirmation never hides a dropped field. Owners, new
+objectives and due dates given as "push 5.1 to Q3 2027" are commands of their own here.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
 
 from handlers.context import Context
 from handlers.format import change_lines, name_of
 from handlers.permissions import check_manager, check_objective
 from handlers.reply import Item, Kind, Reply
-from handlers.resolve import find_objective, find_person, objective_ranges
+from handlers.resolve import find_objective_in_text, find_person, objective_ranges
 from handlers.router import command
 from storage.repository import Conflict
 from tracker.dates import DateNotUnderstood, format_date, parse_due_date
-from tracker.model import Objective, Status, find_status
+from tracker.model import Objective, Status
 
 OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
 UNDO_HINT = "Not right? Say `undo` to reverse it."
-_FILLER = re.compile(
-    r"^(?:(?:is|now|currently|status|progress)\b|(?:at|to)\b(?=\s*\d)|[.:,;–—]|-(?!\d))\s*",
-    re.IGNORECASE,
-)
-_PERCENT = re.compile(
-    r"^(?P<num>-?\d{1,4}(?:\.\d+)?)\s*(?:%|percent\b|per\s*cent\b)"
-    r"(?:\s+(?:complete|completed|done|through|finished))?",
-    re.IGNORECASE,
-)
 
 
 @dataclass
@@ -40,39 +34,6 @@ class UpdateText:
     status: Status | None = None
     progress: int | None = None
     note: str | None = None
-    problem: str | None = None
-
-
-def read_update(text: str) -> UpdateText:
-    """Status and percentage from the front of the text; whatever follows is the note."""
-    result = UpdateText()
-    rest = text.strip()
-    while rest:
-        rest = rest.lstrip()
-        filler = _FILLER.match(rest)
-        if filler and filler.end():
-            rest = rest[filler.end() :]
-            continue
-        percent = _PERCENT.match(rest)
-        if percent and result.progress is None:
-            value = float(percent.group("num"))
-            if not 0 <= value <= 100:
-                result.problem = (
-                    f"Progress must be between 0% and 100%; you wrote {percent.group('num')}%."
-                )
-                return result
-            result.progress = round(value)
-            rest = rest[percent.end() :]
-            continue
-        found = find_status(rest)
-        if found and found[1] == 0 and result.status is None:
-            result.status = found[0]
-            rest = rest[found[2] :]
-            continue
-        break
-    note = rest.strip(" .:;,-–—").strip()
-    result.note = note or None
-    return result
 
 
 def _missing_objective(ctx: Context, name: str) -> Reply:
@@ -97,10 +58,10 @@ def _ambiguous(ctx: Context, text: str, candidates: list[Objective], example: st
     )
 
 
-async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Reply:
-    if update.problem:
-        return Reply(title=update.problem, lines=["Nothing was saved."], kind=Kind.ERROR)
-    if update.status is None and update.progress is None and not update.note:
+async def _record(
+    ctx: Context, objective: Objective, update: UpdateText, due: date | None = None
+) -> Reply:
+    if update.status is None and update.progress is None and not update.note and due is None:
         return Reply(
             title=f"What's the update on {objective.id}?",
             lines=[
@@ -109,12 +70,12 @@ async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Rep
             ],
             kind=Kind.QUESTION,
         )
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    check_objective(ctx.repo, ctx.person, objective)
     progress = update.progress
     if update.status is Status.ACHIEVED and progress is None:
         progress = 100
     change = await ctx.repo.record_update(
-        objective.id, ctx.source, status=update.status, progress=progress, note=update.note
+        objective.id, ctx.source, status=update.status, progress=progress, due=due, note=update.note
     )
     reply = Reply(
         title=f"Recorded update on {objective.id} {objective.title}",
@@ -146,14 +107,14 @@ async def _record(ctx: Context, objective: Objective, update: UpdateText) -> Rep
     summary="Record progress: status (on track, at risk, off track, done...), % and a note.",
 )
 async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
-    objective = ctx.repo.objective(match.group("oid"))
-    if objective is None:
-        return _missing_objective(ctx, match.group("oid"))
-    update = read_update(match.group("rest"))
-    explicit = match.group(0).lstrip().lower().startswith(("update", "progress", "report"))
-    if not explicit and update.status is None and update.progress is None:
-        return None  # "3.2 history" and the like: let the questions try
-    return await _record(ctx, objective, update)
+    """Reached only when the reader declined; the reader still reads the fields, so this
+    path keeps the no-silent-loss rule too."""
+    from handlers.reader import read
+
+    reading = read(ctx, match.string)
+    if reading.intent == "route" and not reading.problem:
+        return None  # "3.2 history", "is 3.2 late?": not a change; let the questions try
+    return await apply_reading(ctx, reading)
 
 
 @command(
@@ -165,22 +126,14 @@ async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     examples=("update on the thin client rollout: 40%",),
     summary="Name the objective by its title when you don't know the number.",
 )
-async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply:
-    title = match.group("title").strip()
-    found = find_objective(ctx.repo, title)
-    if found.candidates:
-        rest = match.group("rest").strip()
-        return _ambiguous(ctx, title, list(found.candidates), "update {oid} " + rest)
-    if found.match is None:
-        return Reply(
-            title=f"I couldn't find an objective called “{title}”.",
-            lines=[
-                f"Objectives are {objective_ranges(ctx.repo)}; say `objectives` to list "
-                "them, then use the number, e.g. `update 3.2 40%`. Nothing was saved."
-            ],
-            kind=Kind.ERROR,
-        )
-    return await _record(ctx, found.match, read_update(match.group("rest")))
+async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply | None:
+    """Like `update_by_id`: the reader reads it, so fields are never dropped."""
+    from handlers.reader import read
+
+    reading = read(ctx, match.string)
+    if reading.intent == "route" and not reading.problem:
+        return None
+    return await apply_reading(ctx, reading)
 
 
 DATE_VERBS = r"(?:push|move|delay|extend|reschedule|defer|bring|put)"
@@ -221,7 +174,7 @@ async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
             ],
             kind=Kind.ERROR,
         )
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    check_objective(ctx.repo, ctx.person, objective)
     change = await ctx.repo.record_update(objective.id, ctx.source, due=parsed.value)
     reply = Reply(
         title=f"{objective.id} {objective.title} is now due {format_date(parsed.value)}",
@@ -237,40 +190,57 @@ async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
     return reply
 
 
+_TITLE = r"(?:the\s+)?(?P<title>[a-z][\w' -]{2,60}?)"
+
+
 @command(
     "change owner",
-    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+(?:objective\s+)?{OID}\s+to\s+(?P<who>.+)",
-    rf"(?:objective\s+)?{OID}\s+(?:owner|is\s+owned\s+by|owned\s+by)\s+(?:is\s+|now\s+)*(?P<who>.+)",
+    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+(?:objective\s+)?{OID}\s+(?:over\s+)?to\s+(?P<who>.+)",
+    rf"(?:objective\s+)?{OID}\s*(?:owner|is\s+owned\s+by|owned\s+by)\s*[:\-–]?\s*(?:is\s+|now\s+)*(?P<who>.+)",
     rf"(?:change|set)\s+(?:the\s+)?owner\s+(?:of|for)\s+(?:objective\s+)?{OID}\s+to\s+(?P<who>.+)",
+    rf"new\s+owner\s+(?:of|for)\s+(?:objective\s+)?{OID}\s*[:\-–]?\s*(?:is\s+)?(?P<who>.+)",
+    rf"(?:can\s+you\s+)?make\s+(?P<who>.+?)\s+(?:the\s+)?owner\s+(?:of|for)\s+(?:objective\s+)?{OID}",
+    rf"(?:assign|give|hand(?:\s+over)?|reassign)\s+{_TITLE}\s+(?:over\s+)?to\s+(?P<who>.+)",
+    rf"{_TITLE}\s+(?:owner|is\s+owned\s+by|owned\s+by)\s*[:\-–]?\s*(?:is\s+|now\s+)*(?P<who>.+)",
     group="Updating objectives",
-    examples=("assign 3.2 to Mo Khan",),
-    summary="Change who owns an objective.",
+    examples=("assign 3.2 to Mo Khan", "new owner for 1.4: Ade Okafor"),
+    summary="Change who owns an objective (by number or by title).",
 )
-async def change_owner(ctx: Context, match: re.Match[str]) -> Reply:
-    objective = ctx.repo.objective(match.group("oid"))
-    if objective is None:
-        return _missing_objective(ctx, match.group("oid"))
+async def change_owner(ctx: Context, match: re.Match[str]) -> Reply | None:
+    groups = match.groupdict()
+    if groups.get("oid"):
+        objective = ctx.repo.objective(groups["oid"])
+        if objective is None:
+            return _missing_objective(ctx, groups["oid"])
+    else:
+        found = find_objective_in_text(ctx.repo, groups["title"])
+        if found is None or found.match is None:
+            return None
+        objective = found.match
     who = match.group("who").strip()
-    found = find_person(ctx.repo, who)
-    if found.match is None:
-        options = ", ".join(p.name for p in found.candidates) or "say `people` to list everyone"
+    found_person = find_person(ctx.repo, who)
+    if found_person.match is None:
+        options = (
+            ", ".join(p.name for p in found_person.candidates) or "say `people` to list everyone"
+        )
         return Reply(
             title=f"I don't know who “{who}” is.",
             kind=Kind.ERROR,
             lines=[f"Did you mean: {options}? Nothing was saved."],
         )
-    check_objective(ctx.repo, ctx.person, objective)  # type: ignore[arg-type]
+    person = found_person.match
+    check_objective(ctx.repo, ctx.person, objective)
     changes = await ctx.repo.change_objective(
-        objective.id, {"owner": found.match.id}, ctx.source, "change owner"
+        objective.id, {"owner": person.id}, ctx.source, "change owner"
     )
     reply = Reply(
-        title=f"{objective.id} {objective.title} is now owned by {found.match.name}",
+        title=f"{objective.id} {objective.title} is now owned by {person.name}",
         kind=Kind.CONFIRMATION,
         footer=UNDO_HINT,
     )
     reply.fields.extend(change_lines(ctx.repo, changes))
     if not changes:
-        reply.title = f"{found.match.name} already owns {objective.id}"
+        reply.title = f"{person.name} already owns {objective.id}"
     return reply
 
 
@@ -290,7 +260,7 @@ async def change_owner(ctx: Context, match: re.Match[str]) -> Reply:
 async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
     from handlers.resolve import find_directorate, find_theme
 
-    check_manager(ctx.person, "add objectives")  # type: ignore[arg-type]
+    check_manager(ctx.person, "add objectives")
     oid = match.group("oid")
     theme_number = int(oid.split(".")[0])
     if find_theme(ctx.repo, str(theme_number)).match is None:
@@ -359,4 +329,105 @@ async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
         ("Owner", name_of(ctx.repo, objective.owner)),  # type: ignore[union-attr]
         ("Due", format_date(objective.due) if objective.due else "not set"),
     ]
+    return reply
+
+
+def _not_applied_lines(reading: Any) -> list[str]:
+    return [
+        f"Not applied: {words} stayed in the note. To apply it, say `{how}`."
+        for words, how in reading.not_applied
+    ]
+
+
+async def apply_reading(ctx: Context, reading: Any) -> Reply:
+    """Write what the reader found on one objective, in one transaction, or say why not.
+
+    Every field the reader found is either in the confirmation's changes or listed as
+    not applied (the no-silent-loss rule); a problem refuses the whole message.
+    """
+    from handlers.reader import moved_date
+
+    if reading.objective is None and reading.candidates:
+        parts = [
+            reading.status.value if reading.status else "",
+            f"{reading.progress}%" if reading.progress is not None else "",
+            f"due {format_date(reading.due.value)}" if reading.due else "",
+            reading.note or "",
+        ]
+        rest = " ".join(p for p in parts if p)
+        return _ambiguous(ctx, reading.ref_text, list(reading.candidates), "update {oid} " + rest)
+    if reading.problem:
+        if reading.objective is None and reading.ask:
+            return Reply(
+                title=reading.problem,
+                lines=[
+                    f"Objectives are {objective_ranges(ctx.repo)}; say `objectives` to list "
+                    "them, then send it again with the number, e.g. `update 3.2 40%`. "
+                    "Nothing was saved."
+                ],
+                kind=Kind.QUESTION,
+            )
+        if reading.objective is None:
+            return _missing_objective(ctx, reading.ref_text)
+        lines = [line for line in reading.problem_lines if line] + ["Nothing was saved."]
+        kind = Kind.QUESTION if reading.ask else Kind.ERROR
+        return Reply(title=reading.problem, lines=lines, kind=kind)
+    objective: Objective = reading.objective
+    due = reading.due.value if reading.due else None
+    if reading.move:
+        if objective.due is None:
+            return Reply(
+                title=f"{objective.id} has no due date to move.",
+                lines=[
+                    f"Give the date instead, e.g. `{objective.id} due end of March`. "
+                    "Nothing was saved."
+                ],
+                kind=Kind.ERROR,
+            )
+        due = moved_date(objective.due, *reading.move)
+    if due is not None and reading.status is None and reading.progress is None and not reading.note:
+        return await _record_due(ctx, objective, due, reading)
+    update = UpdateText(status=reading.status, progress=reading.progress, note=reading.note)
+    reply = await _record(ctx, objective, update, due=due)
+    if reply.kind is Kind.CONFIRMATION:
+        if reading.due:
+            reply.lines.append(f"I read the date as {reading.due.understood}.")
+        elif reading.move and due:
+            n, unit = reading.move
+            way = "back" if n > 0 else "forward"
+            reply.lines.append(
+                f"Moved {way} {abs(n)} {unit}{'s' * (abs(n) != 1)} from "
+                f"{format_date(objective.due)} to {format_date(due)}."  # type: ignore[arg-type]
+            )
+        reply.lines.extend(_not_applied_lines(reading))
+    return reply
+
+
+async def _record_due(ctx: Context, objective: Objective, due: date, reading: Any) -> Reply:
+    check_objective(ctx.repo, ctx.person, objective)
+    change = await ctx.repo.record_update(objective.id, ctx.source, due=due)
+    reply = Reply(
+        title=f"{objective.id} {objective.title} is now due {format_date(due)}",
+        kind=Kind.CONFIRMATION,
+        footer=UNDO_HINT,
+    )
+    if reading.due:
+        reply.lines.append(
+            f"I read “{reading.fields[-1].text if reading.fields else ''}” as "
+            f"{reading.due.understood}."
+        )
+        if reading.due.is_past:
+            reply.lines.append(
+                "Note: that date is in the past, so the objective now shows as overdue."
+            )
+    elif reading.move and objective.due:
+        n, unit = reading.move
+        reply.lines.append(
+            f"Moved {'back' if n > 0 else 'forward'} {abs(n)} {unit}{'s' * (abs(n) != 1)} "
+            f"from {format_date(objective.due)}."
+        )
+    if not change.changes:
+        reply.title = f"{objective.id} was already due {format_date(due)}"
+    reply.fields.extend(change_lines(ctx.repo, change.changes))
+    reply.lines.extend(_not_applied_lines(reading))
     return reply

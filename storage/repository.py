@@ -174,11 +174,11 @@ class Repository:
 
     def themes(self) -> list[Theme]:
         docs = sorted(self.store.iterate("themes"), key=lambda d: d["number"])
-        return [Theme(d["number"], d["title"]) for d in docs]
+        return [Theme(d["number"], d["title"], tuple(d.get("aliases") or ())) for d in docs]
 
     def theme(self, number: int) -> Theme | None:
         doc = self._one("themes", str(number))
-        return Theme(doc["number"], doc["title"]) if doc else None
+        return Theme(doc["number"], doc["title"], tuple(doc.get("aliases") or ())) if doc else None
 
     def directorates(self) -> list[Directorate]:
         docs = sorted(self.store.iterate("directorates"), key=lambda d: d["name"])
@@ -241,6 +241,7 @@ class Repository:
             progress=doc.get("progress"),
             last_update=doc.get("last_update"),
             doc_id=getattr(doc, "doc_id", None),
+            aliases=tuple(doc.get("aliases") or ()),
         )
 
     def objectives(self) -> list[Objective]:

@@ -186,6 +186,7 @@ def risk_band(score: int) -> tuple[str, Rag]:
 class Theme:
     number: int
     title: str
+    aliases: tuple[str, ...] = ()  # other names officers use, from the strategy file
 
 
 @dataclass
@@ -219,6 +220,7 @@ class Objective:
     progress: int | None = None
     last_update: str | None = None  # ISO time of the latest update, for staleness
     doc_id: int | None = field(default=None, compare=False)
+    aliases: tuple[str, ...] = field(default=(), compare=False)  # from the strategy file
 
     def is_overdue(self, today: date) -> bool:
         return (

@@ -188,7 +188,11 @@ def _themes(raw: dict[str, Any], strategy: Strategy, check: _Checker) -> dict[in
         if not title:
             check.fail(where, f"theme {number} has no title")
         themes[number] = title
-        strategy.themes.append({"number": number, "title": title})
+        theme_doc: dict[str, Any] = {"number": number, "title": title}
+        aliases = _aliases(item, where, f"theme {number}", check)
+        if aliases:
+            theme_doc["aliases"] = aliases
+        strategy.themes.append(theme_doc)
     return themes
 
 
@@ -294,6 +298,36 @@ def _objectives(
     return objective_ids
 
 
+MAX_ALIASES = 10
+
+
+def _aliases(item: dict[str, Any], where: str, what: str, check: _Checker) -> list[str] | None:
+    """Optional `aliases: [HQ, headquarters]`: other names officers use (reader issue 10).
+
+    A list of up to 10 short, non-empty names; anything else is reported like every other
+    mistake in the file, and None is returned so the item is left out.
+    """
+    raw = item.get("aliases")
+    if raw is None:
+        return []
+    if isinstance(raw, str):
+        raw = [raw]
+    names = [str(a).strip() for a in raw] if isinstance(raw, list) else []
+    if (
+        not isinstance(raw, list)
+        or not all(names)
+        or len(names) > MAX_ALIASES
+        or any(len(n) > 60 for n in names)
+    ):
+        check.fail(
+            where,
+            f"{what}: aliases must be a list of up to {MAX_ALIASES} short names, "
+            f"e.g. [HQ, headquarters]; got {raw!r}",
+        )
+        return None
+    return names
+
+
 def _objective_row(
     item: dict[str, Any],
     themes: dict[int, str],
@@ -349,9 +383,11 @@ def _objective_row(
             ok = False
     else:
         progress = None
-    if not ok:
+    aliases = _aliases(item, where, f"objective {oid}", check)
+    if not ok or aliases is None:
         return None
     return {
+        **({"aliases": aliases} if aliases else {}),
         "id": oid,
         "theme": theme,
         "title": title,

@@ -1,0 +1,876 @@
+"""The reader: what an officer's message means, found in stages instead of by racing regexes.
+
+Officers do not learn a syntax: they type `2.2 amber still, 45% - testing delayed`,
+`4.1 slipping to end of May, contractor ill` or `@channel the thin client rollout 80%`.
+The reader works in four explicit steps, each a plain function with one job:
+
+1. `normalise`   case-insensitive cleaning: chat mention markup and leading mentions,
+                 missing apostrophes ("whats" -> "what's"), polite filler ("can you tell
+                 me", "please"), so the rest of the bot sees one spelling;
+2. references    objective ids, then titles and parts of titles (any word order,
+                 plurals, acronyms, aliases and the built-in synonyms in `resolve`);
+3. fields        statuses (qualifiers such as still/now/back/gone, RAG words, one-edit
+                 typos in the leading position), percentages anywhere, dates after the
+                 verbs officers use (due, deadline, go-live, moved, slipped, extended...),
+                 relative moves (`back 3 weeks`), and the leftover text as the note;
+4. intent        every candidate intent gets a score; ties are settled by `PRECEDENCE`,
+                 the one place that says which reading wins.
+
+Changes are then applied by `handlers.updates.apply_reading`, which keeps the permission
+check and the single-transaction write. Everything else goes to the command table in
+`handlers.router`, tried in its explicit `ROUTE_ORDER`.
+
+The hard rule (issue 10): a change never hides a field. Every status word, percentage and
+date phrase in a message taken as a change is either applied or listed in the reply as
+*not applied*, with the exact message that would apply it; a value that is clearly wrong
+(`1e3%`, `-5%`, `150 percent`) or a date phrase that cannot be read refuses the whole
+message, leaving the store untouched. Status words inside the note ("survey complete")
+are never applied: only a status in the leading run of fields, or one introduced by a
+qualifier ("now amber", "gone red", "still at risk"), sets the status.
+
+Cost: a handful of compiled regexes and at most one rapidfuzz pass over the objective
+titles (a few dozen strings), so reading is independent of how many updates are stored.
+"""
+
+from __future__ import annotations
+
+import re
+from calendar import monthrange
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from rapidfuzz.distance import OSA
+
+from handlers.context import Context
+from handlers.resolve import NUMBER_WORDS, find_objective_in_text, fold
+from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_date
+from tracker.model import STATUS_SYNONYMS, Objective, Status
+
+# --- 1. normalise ------------------------------------------------------------------------
+_LEADING_MENTION = re.compile(r"^(?:\s*(?:@[\w.\-]+|<[@!#][^>]*>)[\s,:]*)+")
+_APOSTROPHES = {
+    "whats": "what's",
+    "wheres": "where's",
+    "hows": "how's",
+    "whens": "when's",
+    "whos": "who's",
+    "thats": "that's",
+    "isnt": "isn't",
+    "wont": "won't",
+    "cant": "can't",
+    "didnt": "didn't",
+    "doesnt": "doesn't",
+    "im": "I'm",
+    "waht": "what",
+    "whta": "what",
+    "hwo": "how",
+    "staus": "status",
+    "stauts": "status",
+    "satus": "status",
+    "upate": "update",
+    "udpate": "update",
+}
+_APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
+_FILLER_START = re.compile(
+    r"^(?:(?:hi|hello|hey|morning|afternoon|ok|okay|so|right)\b[\s,!]*)?"
+    r"(?:(?:can|could|would)\s+(?:you|someone|anyone|somebody)\s+(?:please\s+)?(?:tell\s+me|"
+    r"let\s+me\s+know|show\s+me|give\s+me)\s+|(?:does\s+anyone|do\s+you)\s+know\s+|"
+    r"please\s+|pls\s+|plz\s+|quick\s+(?:q|question)[:,]?\s+|just\s+)+",
+    re.IGNORECASE,
+)
+_FILLER_END = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|ta|cheers)[\s.!]*$", re.I)
+
+
+def normalise(text: str) -> str:
+    """One spelling for the rest of the bot; the officer's own text stays in the audit."""
+    text = _LEADING_MENTION.sub("", text)
+    text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _FILLER_START.sub("", text.strip())
+        text = _FILLER_END.sub("", text)
+    return " ".join(text.split())
+
+
+# --- 3. fields -----------------------------------------------------------------------------
+OID_RE = re.compile(r"(?<![\w./])(?:objective\s+|obj\s+|#)?(\d{1,2}\.\d{1,3})(?![\w/%]|\.\d)", re.I)
+_NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
+PERCENT_RE = re.compile(
+    rf"(?<![\w.])(?P<num>{_NUMBER})\s*(?:%|pc\b|percent\b|per\s*cent\b)"
+    r"(?:\s+(?P<suffix>complete|completed|done|through|finished|there|in|achieved))?",
+    re.IGNORECASE,
+)
+_QUALIFIER_WORDS = (
+    r"is|are|was|now|still|currently|remains?|remaining|stays?|staying|back|gone|going|"
+    r"moved|moving|turned|turning|went|status|rag|rated|rating|showing|set|to|as|mark|marked|"
+    r"should\s+be|has\s+gone|have\s+gone|is\s+now"
+)
+_QUALIFIER_WORD = rf"(?:(?:{_QUALIFIER_WORDS})\s+|(?:status|rag)\s*[:=-]\s*)"
+_STATUS_WORDS = sorted(STATUS_SYNONYMS, key=len, reverse=True)
+_STATUS_RE = re.compile(
+    r"(?<![\w-])(" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")(?![\w-])", re.I
+)
+_INTRO_STATUS = re.compile(
+    r"(?<![\w-])(?:now|still|remains?|gone|going|back\s+to|back|moved\s+to|turned|status|"
+    r"rag|rated|should\s+be)\s+(?:is\s+|to\s+|at\s+|as\s+)?("
+    + "|".join(re.escape(w) for w in _STATUS_WORDS)
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
+DATE_VERBS = (
+    r"due(?:\s+date)?|dead?l[ie]{1,2}ne?|dealine|deadlien|target(?:\s+date)?|go[\s-]?live|golive|completion(?:\s+date)?|"
+    r"end\s+date|new\s+date|revised(?:\s+date)?|moved|moving|move|push(?:ed)?|slipp(?:ed|ing)|"
+    r"slip|extended|extend|extension|deferred|delayed|rescheduled|put\s+back"
+)
+_GLUE = (
+    r"is|now|date|back|out|forward|on|again|be|been|being|has|have|had|was|will|should|"
+    r"changed|revised|moved|extended|pushed|agreed|set|completion|go[\s-]?live|for|of|the"
+)
+DATE_RE = re.compile(
+    rf"(?<![\w-])(?P<verb>(?:new\s+|revised\s+)?(?:{DATE_VERBS}))\b"
+    rf"(?:\s*(?:(?:{_GLUE})\b|[:=-](?!\d)))*"
+    r"\s*(?P<prep>to|until|till|til|into|by|at|as|from)?\b\s*"
+    r"(?P<date>[^,;()]+)",
+    re.IGNORECASE,
+)
+_CLAUSE_END = re.compile(
+    r"\s+(?:-|–|—)\s+|\.\s+|\s+(?:because|as|due\s+to|after|since|while|but|and|so|with|"
+    r"following|pending|waiting|awaiting|cos|coz|owing)\b",
+    re.IGNORECASE,
+)
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14}
+RELATIVE_RE = re.compile(
+    r"(?<![\w-])(?P<dir>back|forward|out|on|later|earlier|by)?\s*(?:by\s+)?"
+    r"(?P<n>\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|couple\s+of|"
+    r"a\s+couple\s+of)\s+(?P<unit>day|week|fortnight|month)s?"
+    r"(?:\s+(?P<after>back|later|forward|earlier|out))?(?![\w-])",
+    re.IGNORECASE,
+)
+_RELATIVE_AMOUNT = re.compile(
+    r"(?:by\s+)?(?:\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|"
+    r"(?:a\s+)?couple\s+of)\s+(?:more\s+|extra\s+|further\s+)?(?:day|week|fortnight|month)s?\b"
+    r"(?!\s+(?:from|after|before|time))",
+    re.IGNORECASE,
+)
+_RELATIVE_VERB = re.compile(
+    r"(?<![\w-])(?:push(?:ed)?|move[ds]?|moving|slip(?:ped|s)?|slipping|delay(?:ed)?|"
+    r"extend(?:ed)?|put|bring|brought|pull(?:ed)?)\b",
+    re.IGNORECASE,
+)
+_DATEISH = re.compile(
+    r"\b(?:\d{1,2}[/.-]\d{1,2}(?:[/.-]\d{2,4})?|\d{4}-\d{2}-\d{2}|q[1-4]|20\d\d/\d\d|"
+    r"(?:in|by|to|until|till|end\s+of)\s+20\d\d|"
+    r"jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|"
+    r"sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|monday|tuesday|wednesday|"
+    r"thursday|friday|christmas|xmas|easter|year\s+end|financial\s+year|next\s+week|"
+    r"next\s+month|next\s+year|this\s+year|sometime|half[\s-]term|end\s+of\s+\w+|tomorrow)\b",
+    re.IGNORECASE,
+)
+_TYPO_TARGETS = [w for w in _STATUS_WORDS if len(w.replace(" ", "")) >= 5]
+_NOT_TYPOS = {
+    "gone",
+    "going",
+    "none",
+    "dine",
+    "down",
+    "dong",
+    "later",
+    "bound",
+    "behold",
+    "competed",
+    "completes",
+    "delay",
+    "delays",
+    "paid",
+    "reed",
+    "read",
+    "greet",
+    "greens",
+}
+_CONNECTIVE = re.compile(
+    r"^(?:(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
+    r"please|status|by|to|as|at|is|now|still|currently|cos|because|then)(?=[\s:;,.!?]|$)|"
+    r"(?:-|–|—|:|;|,|\.|!|\?|\||/)(?![\w]))\s*)+",
+    re.IGNORECASE,
+)
+UPDATE_VERB = re.compile(
+    r"^(?:update|progress|report|status\s+update|progress\s+update|quick\s+update|"
+    r"latest|news)\s*(?:on|for|re|about)?\b\s*(?::|-|–)?\s*",
+    re.IGNORECASE,
+)
+
+
+@dataclass
+class Field:
+    """One thing the reader took from the text, with where it stood."""
+
+    kind: str  # status | progress | due | move
+    text: str
+    start: int
+    end: int
+    value: object = None
+
+
+@dataclass
+class Reading:
+    """What one message says, before anything is written."""
+
+    text: str
+    objective: Objective | None = None
+    candidates: list[Objective] = field(default_factory=list)
+    ref_text: str = ""
+    ref_end: int = 0
+    explicit_verb: bool = False
+    status: Status | None = None
+    progress: int | None = None
+    due: ParsedDate | None = None
+    move: tuple[int, str] | None = None
+    fields: list[Field] = field(default_factory=list)
+    not_applied: list[tuple[str, str]] = field(default_factory=list)  # (words, how to apply)
+    problem: str | None = None
+    ask: bool = False
+    problem_lines: list[str] = field(default_factory=list)
+    note: str | None = None
+    intent: str = "route"
+
+    @property
+    def has_change(self) -> bool:
+        return any(
+            v is not None for v in (self.status, self.progress, self.due, self.move)
+        ) or bool(self.note)
+
+
+def _percent(raw: str) -> float | None:
+    cleaned = raw.replace("−", "-").replace(",", ".")
+    if "e" in cleaned.lower() or cleaned.startswith(("+", "-")):
+        return None
+    try:
+        return float(cleaned)
+    except ValueError:
+        return None
+
+
+def _typo_status(word_text: str) -> Status | None:
+    """A status word within one edit (insert, delete, swap, replace): 'compelte', 'ambre'."""
+    folded = word_text.lower()
+    if len(folded.replace(" ", "")) < 4 or folded in _NOT_TYPOS:
+        return None
+    for target in _TYPO_TARGETS:
+        if abs(len(target) - len(folded)) <= 1 and OSA.distance(folded, target) <= 1:
+            return STATUS_SYNONYMS[target]
+    return None
+
+
+def _leading_status(rest: str) -> tuple[Status, int, int] | None:
+    """A status at the start of `rest` (after qualifiers), exact or one edit away."""
+    offset = 0
+    while True:
+        exact = _STATUS_RE.match(rest, offset)
+        if exact:
+            return STATUS_SYNONYMS[exact.group(1).lower()], offset, exact.end()
+        qualifier = re.match(_QUALIFIER_WORD, rest[offset:], re.IGNORECASE)
+        if not qualifier:
+            break
+        offset += qualifier.end()
+    tail = rest[offset:]
+    words = re.match(r"([a-z]+)(\s+[a-z]+)?", tail, re.IGNORECASE)
+    if not words:
+        return None
+    if words.group(2):
+        pair = " ".join(words.group(0).lower().split())
+        for target in _TYPO_TARGETS:
+            if " " in target and OSA.distance(pair, target) <= 1 and pair not in _NOT_TYPOS:
+                return STATUS_SYNONYMS[target], offset, offset + words.end()
+    one = _typo_status(words.group(1))
+    if one:
+        return one, offset, offset + words.end(1)
+    return None
+
+
+_GAP_WORDS = re.compile(
+    r"[\s,;:.\-–—/|!()&]+|\b(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
+    rf"its|it|we're|we|with|status|rag|new|revised|overall|the|has|have|been|as|to|be|"
+    rf"{_QUALIFIER_WORDS})\b",
+    re.IGNORECASE,
+)
+_SEPARATOR = re.compile(r"[,;:.!?]\s|\s[-–—]\s|[,;:]$")
+
+
+def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") -> bool:
+    """Is a field at `pos` where officers put fields: before the reference (the command
+    words), in the run of fields right after it, or at the start of its own clause?
+    Anywhere else ("VPN licences due 4 Dec", "cut by 30%") it is part of the note."""
+    if pos < ref_start:
+        return True
+    gap = PERCENT_RE.sub(" ", body[ref_end:pos])
+    gap = _STATUS_RE.sub(" ", gap)
+    left = _GAP_WORDS.sub(" ", gap).split()
+    title_words = set(fold(title).split())
+    left = [w for w in left if fold(w) not in title_words]
+    if not left:
+        return True
+    rest = " ".join(re.sub(r"[,;:.\-–—]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
+    typo = _leading_status(rest) if len(rest.split()) <= 3 else None
+    if typo and not rest[typo[2] :].strip():
+        return True
+    last = 0
+    for sep in _SEPARATOR.finditer(body, ref_end, pos):
+        last = sep.end()
+    clause = body[max(last, ref_end) : pos] if last else ""
+    return bool(last) and not _GAP_WORDS.sub(" ", clause).strip()
+
+
+def _date_span(text: str, start: int) -> tuple[int, int]:
+    """The date phrase from `start` to the end of its clause."""
+    tail = text[start:]
+    stop = _CLAUSE_END.search(tail)
+    end = start + (stop.start() if stop else len(tail))
+    while end > start and text[end - 1] in " .!?":
+        end -= 1
+    return start, end
+
+
+_DATE_END = re.compile(
+    r"(?:\d+(?:st|nd|rd|th)?|q[1-4]|20\d\d(?:/\d\d)?|\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
+    r"jan\w*|feb\w*|mar\w*|apr\w*|may|jun\w*|jul\w*|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*|"
+    r"\w+day|week|weeks|month|months|year|years|quarter|fortnight|tomorrow|today|easter|"
+    r"christmas|xmas|term|end)[.,]?",
+    re.IGNORECASE,
+)
+
+
+def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDate, int] | None:
+    """The longest prefix of text[start:end] that the date reader accepts.
+
+    Only prefixes ending in a word a date can end with are tried (at most two), because
+    each attempt may reach dateparser, which costs a millisecond or more.
+    """
+    words = list(re.finditer(r"\S+", text[start:end]))
+    tried = 0
+    for count in range(len(words), 0, -1):
+        if count < len(words) and not _DATE_END.fullmatch(words[count - 1].group(0)):
+            continue
+        tried += 1
+        if tried > 2:
+            break
+        stop = start + words[count - 1].end()
+        try:
+            return parse_due_date(text[start:stop].strip(" ,.;:"), ctx.now), stop
+        except DateNotUnderstood:
+            continue
+    return None
+
+
+def _add_months(d: date, months: int) -> date:
+    month = d.month - 1 + months
+    year, month = d.year + month // 12, month % 12 + 1
+    return date(year, month, min(d.day, monthrange(year, month)[1]))
+
+
+def moved_date(due: date, n: int, unit: str) -> date:
+    """`due` moved by n units (negative n brings it forward)."""
+    if unit == "month":
+        return _add_months(due, n)
+    return due + timedelta(days=n * _UNIT_DAYS[unit])
+
+
+def _count(raw: str) -> int:
+    raw = raw.lower()
+    if raw.isdigit():
+        return int(raw)
+    if "couple" in raw:
+        return 2
+    return {"a": 1, "an": 1, **NUMBER_WORDS}.get(raw, 1)
+
+
+class _Spans:
+    """Which characters of the body have been taken as fields (the rest is the note)."""
+
+    def __init__(self, size: int) -> None:
+        self.taken = [False] * size
+
+    def take(self, start: int, end: int) -> None:
+        for i in range(start, end):
+            self.taken[i] = True
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.taken[start:end])
+
+
+def _apply_hint(oid: str, what: str, value: str) -> str:
+    return {
+        "status": f"update {oid} {value}",
+        "progress": f"update {oid} {value}",
+        "due": f"{oid} due {value}",
+    }[what]
+
+
+def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_end: int) -> None:
+    """Fill status, progress, due date, move and note; the reference is body[ref_start:ref_end].
+
+    Fields are looked for everywhere; the status only right after the reference (or after
+    a qualifier); words before the reference ("Hi all, update on objective") are preamble,
+    never the note.
+    """
+    oid = reading.objective.id if reading.objective else "3.2"
+    title = reading.objective.title if reading.objective else ""
+    spans = _Spans(len(body))
+    spans.take(ref_start, ref_end)
+    bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", body[ref_end:])
+    if bare and not body[:ref_start].strip(" :,-"):
+        reading.problem = (
+            f"Did you mean {bare.group(1)}%? Say `update {oid} {bare.group(1)}%` to record it."
+        )
+        reading.ask = True
+        return
+
+    rng = re.search(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", body, re.I)
+    if rng:
+        reading.problem = (
+            f"Is {oid} at {rng.group(1)}% or {rng.group(2)}%? Send one figure, e.g. "
+            f"`update {oid} {rng.group(2)}%`."
+        )
+        reading.ask = True
+        return
+    # Percentages anywhere; only one placed as a field is the progress (others are note).
+    percents = list(PERCENT_RE.finditer(body))
+    values: list[tuple[float, re.Match[str]]] = []
+    for match in percents:
+        value = _percent(match.group("num"))
+        placed = _placed(body, ref_start, ref_end, match.start(), title) and not re.match(
+            r"\s+(?:of|over|under|more|less|cheaper|up|down|higher|lower)\b",
+            body[match.end() :],
+            re.I,
+        )
+        if not placed and value is not None and 0 <= value <= 100:
+            shown = match.group(0).strip()
+            reading.not_applied.append((f"“{shown}”", f"update {oid} {shown}"))
+            continue
+        if value is None or not 0 <= value <= 100:
+            reading.problem = (
+                f"Progress must be between 0% and 100%; you wrote “{match.group(0).strip()}”. "
+                f"Send it again as e.g. `update {oid} 40%`."
+            )
+            return
+        values.append((value, match))
+    if values:
+        distinct = {round(v) for v, _ in values}
+        first_value, first = values[0]
+        if len(distinct) > 1:
+            shown = " and ".join(m.group(0).strip() for _, m in values)
+            reading.problem = (
+                f"I found more than one percentage ({shown}), so I don't know which is the "
+                f"progress. Send one, e.g. `update {oid} {round(first_value)}%`."
+            )
+            reading.ask = True
+            return
+        reading.progress = round(first_value)
+        suffix = (first.group("suffix") or "").lower()
+        if reading.progress == 100 and suffix in ("achieved", "complete", "completed", "done"):
+            reading.status = Status.ACHIEVED
+        for _, match in values:
+            spans.take(match.start(), match.end())
+        reading.fields.append(Field("progress", first.group(0), first.start(), first.end()))
+
+    # Dates after the verbs officers use.
+    for match in DATE_RE.finditer(body):
+        verb = match.group("verb").lower()
+        if not spans.free(match.start("verb"), match.end("verb")):
+            continue
+        if (
+            verb.startswith("due")
+            and re.match(r"\s*to\b", body[match.end("verb") :], re.I)
+            and not _DATEISH.search(match.group("date"))
+        ):
+            continue  # "due to supplier delays" is a reason, not a date
+        start, end = _date_span(body, match.start("date"))
+        if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
+            continue
+        starts_dateish = re.match(
+            r"(?:\d|q[1-4]\b|next|this|end|start|mid|early|late|in\b|the\s+end|sometime|"
+            r"after|before|half|xmas|christmas|easter|year|tomorrow|today|"
+            r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri)[a-z]*\b)",
+            body[start:end].strip(),
+            re.I,
+        )
+        leading = not body[ref_end : match.start("verb")].strip(" ,:;-–")
+        strong = re.match(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", verb)
+        if leading and strong and not starts_dateish and _read_date(body, start, end, ctx) is None:
+            shown = body[start:end].strip()
+            reading.problem = f"I couldn't read “{shown}” as a date."
+            try:
+                parse_due_date(shown, ctx.now)
+            except DateNotUnderstood as error:
+                reading.problem_lines = [error.hint]
+            still = (
+                format_date(reading.objective.due)
+                if reading.objective and reading.objective.due
+                else "with no date"
+            )
+            reading.problem_lines.append(f"{oid} is still due {still}.")
+            return
+        if not _placed(body, ref_start, ref_end, match.start("verb"), title) or not starts_dateish:
+            if _DATEISH.search(body[start:end]):
+                shown = " ".join(body[match.start("verb") : end].split())
+                found = _read_date(body, start, end, ctx) if starts_dateish else None
+                when = format_date(found[0].value) if found else "<date>"
+                reading.not_applied.append((f"“{shown}”", f"{oid} due {when}"))
+                spans.take(match.start(), match.start())
+            continue
+        if re.search(r"\byear[\s-]?end\b", body[start:end], re.I) and not re.search(
+            r"financial|calendar", body[start:end], re.I
+        ):
+            reading.problem = f"Which year end do you mean for {oid}?"
+            reading.problem_lines = [
+                f"Say `{oid} due end of the financial year` (31 March) or "
+                f"`{oid} due end of December`."
+            ]
+            return
+        found = _read_date(body, start, end, ctx)
+        if found is None:
+            leading = not body[ref_end : match.start("verb")].strip(" ,:;-–")
+            strong = re.match(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", verb)
+            if (_DATEISH.search(body[start:end]) and verb not in ("now", "move", "moving")) or (
+                leading and strong
+            ):
+                shown = body[start:end].strip()
+                try:
+                    parse_due_date(shown, ctx.now)
+                    hint = ""
+                except DateNotUnderstood as error:
+                    hint = error.hint
+                still = (
+                    format_date(reading.objective.due)
+                    if reading.objective and reading.objective.due
+                    else "with no date"
+                )
+                reading.problem = f"I couldn't read “{shown}” as a date."
+                reading.problem_lines = [hint, f"{oid} is still due {still}."]
+                return
+            continue
+        parsed, stop = found
+        if verb == "now" and stop < end and not _DATEISH.search(body[start:stop]):
+            continue
+        if not _DATEISH.search(body[start:stop]) and not re.search(
+            r"\b(?:in|next|end|week|month|quarter|year|today|tomorrow)\b", body[start:stop], re.I
+        ):
+            continue
+        if reading.due is not None and parsed.value != reading.due.value:
+            reading.problem = (
+                f"I found two dates ({format_date(reading.due.value)} and "
+                f"{format_date(parsed.value)}), so I don't know which is the due date. "
+                f"Send one, e.g. `{oid} due {format_date(parsed.value)}`."
+            )
+            return
+        reading.due = parsed
+        verb_start = match.start("verb")
+        # "slipping to end of May" both sets the status and moves the date.
+        if verb in ("slipping", "slipped", "delayed", "deferred"):
+            verb_start = match.start("prep") if match.group("prep") else start
+        spans.take(verb_start, stop)
+        shown = " ".join(body[verb_start:stop].split())
+        reading.fields.append(Field("due", shown, verb_start, stop))
+
+    # Relative moves of the current due date: "back 3 weeks", "forward a month".
+    if reading.due is None:
+        for match in RELATIVE_RE.finditer(body):
+            direction = (match.group("dir") or match.group("after") or "").lower()
+            begin = match.start("dir") if match.group("dir") else match.start("n")
+            shown = body[begin : match.end()]
+            verb = _RELATIVE_VERB.search(body[:begin])
+            if not direction and not verb:
+                continue
+            if direction == "by" and not verb:
+                continue
+            if not spans.free(begin, match.end()):
+                continue
+            if not _placed(body, ref_start, ref_end, verb.start() if verb else begin):
+                reading.not_applied.append((f"“{shown}”", f"push {oid} back {shown}"))
+                continue
+            n = _count(match.group("n"))
+            if direction in ("forward", "earlier") or (
+                verb and verb.group(0).lower().startswith(("bring", "brought", "pull"))
+            ):
+                n = -n
+            reading.move = (n, match.group("unit").lower())
+            start = verb.start() if verb and verb.start() >= begin - 30 else begin
+            if verb and not spans.free(verb.start(), verb.end()):
+                start = begin
+            spans.take(start, match.end())
+            reading.fields.append(Field("move", body[start : match.end()], start, match.end()))
+            break
+
+    # Status: leading run of fields, or introduced by a qualifier anywhere.
+    _read_status(reading, body, spans, ref_end)
+    if reading.problem:
+        return
+    prefix_words = [(m.group(0), m.start()) for m in _STATUS_RE.finditer(body[:ref_start])]
+    spans.take(0, ref_start)
+    _note(reading, body, spans, oid)
+    nothing = reading.status is None and reading.progress is None and reading.due is None
+    ends = _STATUS_RE.search(reading.note or "")
+    if (
+        nothing
+        and reading.move is None
+        and not reading.explicit_verb
+        and ends
+        and ends.end() == len((reading.note or "").rstrip(".!"))
+        and len((reading.note or "").split()) <= 4
+    ):
+        word = ends.group(1)
+        status = STATUS_SYNONYMS[word.lower()]
+        reading.problem = f"Is {oid} itself {status.value}, or is that just a note?"
+        reading.problem_lines = [
+            f"To set the status say `update {oid} {status.value}: {reading.note}`; "
+            f"to keep it as a note only say `update {oid} note: {reading.note}`."
+        ]
+        reading.ask = True
+    for word, at in prefix_words:
+        if spans.free(at, at + 1) or reading.status is not STATUS_SYNONYMS[word.lower()]:
+            status = STATUS_SYNONYMS[word.lower()]
+            if reading.status is not status:
+                reading.not_applied.append((f"“{word}”", f"update {oid} {status.value}"))
+
+
+_SKIP = re.compile(
+    r"[\s,;:.\-–—/|!()&]+|(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
+    r"its|it|we're|we|are|with|status|rag|note)\b",
+    re.I,
+)
+
+
+def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> None:
+    pending = position
+    while position < len(body):
+        chunk = body[position:]
+        skip = _SKIP.match(chunk)
+        if skip and skip.end() and not _STATUS_RE.match(chunk) and not _leading_status(chunk):
+            position += skip.end()
+            continue
+        if not spans.free(position, position + 1):
+            spans.take(pending, position)
+            while position < len(body) and not spans.free(position, position + 1):
+                position += 1
+            pending = position
+            continue
+        if reading.status is None:
+            found = _leading_status(chunk)
+            if found and re.match(
+                r"(?:red|amber|green)\s+(?!(?:still|now|again|status|rag|at|"
+                r"with|and|but|as|because|since|so|due|for|though|overall|"
+                r"today|this|but|pending|awaiting|waiting|until|till|to|"
+                r"after|from|[-–—]|\d))[a-z]",
+                chunk[found[1] :],
+                re.I,
+            ):
+                found = None
+            if found:
+                status, _, end = found
+                other = re.match(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?", chunk[end:])
+                second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
+                if second and STATUS_SYNONYMS[second.group(1).lower()] is not status:
+                    reading.problem = (
+                        f"Is it {status.value} or {STATUS_SYNONYMS[second.group(1).lower()].value}?"
+                    )
+                    reading.problem_lines = ["Send one status, e.g. `update 3.2 at risk`."]
+                    reading.ask = True
+                    return
+                reading.status = status
+                spans.take(pending, position + end)
+                pending = position + end
+                reading.fields.append(
+                    Field("status", chunk[:end], position, position + end, status)
+                )
+                position += end
+                continue
+        break
+    if reading.status is None:
+        for match in _INTRO_STATUS.finditer(body):
+            clause_start = not body[: match.start()].strip() or re.search(
+                r"(?:[,;:.!?]|\s[-–—]|\band)\s*$", body[: match.start()]
+            )
+            if spans.free(match.start(), match.end()) and clause_start:
+                reading.status = STATUS_SYNONYMS[match.group(1).lower()]
+                spans.take(match.start(), match.end())
+                reading.fields.append(
+                    Field("status", match.group(0), match.start(), match.end(), reading.status)
+                )
+                break
+    # A status word used as the verb before a date ("slipping to end of May").
+    if reading.status is None and reading.due is not None:
+        for match in re.finditer(r"\b(slipping|slipped|delayed|deferred)\b", body, re.I):
+            if spans.free(match.start(), match.end()) and re.match(
+                r"\s+(?:to|until|till)\b", body[match.end() :], re.I
+            ):
+                word = match.group(1).lower()
+                reading.status = STATUS_SYNONYMS.get(word, Status.AT_RISK)
+                spans.take(match.start(), match.end())
+                reading.fields.append(
+                    Field("status", word, match.start(), match.end(), reading.status)
+                )
+                break
+
+
+def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
+    kept = "".join(c if not spans.taken[i] else "\0" for i, c in enumerate(body))
+    pieces = [p for p in kept.split("\0")]
+    note = " ".join(p.strip() for p in pieces if p.strip())
+    note = _tidy_note(note)
+    reading.note = note or None
+    if not note:
+        return
+    # Field words left in the note are named, never applied silently.
+    for match in _STATUS_RE.finditer(note):
+        word = match.group(1)
+        status = STATUS_SYNONYMS[word.lower()]
+        if reading.status is None or reading.status is not status:
+            reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
+    for match in _DATEISH.finditer(note):
+        if any(match.group(0).lower() in words.lower() for words, _ in reading.not_applied):
+            break
+        reading.not_applied.append(
+            (f"“{match.group(0)}”", _apply_hint(oid, "due", "<date>").replace("<date>", "…"))
+        )
+        break
+
+
+_TRAILING = re.compile(r"[\s,;:\-–—/|]+$|^[\s?!.,;:]+$")
+_BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
+
+
+def _tidy_note(note: str) -> str:
+    """No orphaned punctuation or connectives at the start, none dangling at the end."""
+    note = _BRACKETS.sub("", note)
+    note = re.sub(r"\s+([,;:.!?])", r"\1", note)
+    note = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", note)
+    previous = None
+    while previous != note:
+        previous = note
+        note = _CONNECTIVE.sub("", note).strip()
+        note = re.sub(
+            r"(?:^|[\s,;:\-–—/|]+)(?:and|but|so|with|to|by|at|is|now|still|please|pls|thanks)$",
+            "",
+            note,
+            flags=re.I,
+        )
+        note = _TRAILING.sub("", note)
+    if note.endswith(".") and not note.endswith(".."):
+        note = note[:-1]  # a closing full stop, not an ellipsis
+    return note.strip()
+
+
+# --- 2. references + 4. intent -------------------------------------------------------------
+_QUESTION_START = re.compile(
+    r"^(?:what|what's|whats|when|when's|where|where's|who|who's|which|why|how|how's|is|are|"
+    r"was|were|does|do|did|has|have|any|anything|show|list|tell|give|status\s+of|"
+    r"history|summary|overview|owner\s+of|details)\b",
+    re.IGNORECASE,
+)
+_OTHER_COMMANDS = re.compile(
+    r"^(?:assign|give|hand|reassign|add|new|create|log|raise|close|undo|revert|help|subscribe|make|"
+    r"follow|unsubscribe|unfollow|stop|set\s+(?:the\s+)?owner|change\s+(?:the\s+)?owner)\b|"
+    r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)",
+    re.IGNORECASE,
+)
+
+_VERB_THEN_TITLE = re.compile(
+    rf"(?:the\s+)?(?:{DATE_VERBS}|status|progress)\s+(?:for|of|on)\s+(?P<title>.+?)\s+"
+    r"(?:is|are|has|have|now|moved|slipped|to)\b",
+    re.IGNORECASE,
+)
+_VAGUE_UPDATE = re.compile(
+    r"(?:the\s+|our\s+)?(?P<what>[a-z][a-z'’ -]{2,40}?)\s+(?:is\s+|are\s+|now\s+|at\s+)*"
+    r"(?:(?:" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")\b|\d{1,3}\s*%)",
+    re.IGNORECASE,
+)
+
+# The one place that says which reading wins when two score the same.
+PRECEDENCE = ("refuse", "ask", "change", "route")
+
+
+def _score(reading: Reading, text: str) -> dict[str, int]:
+    """How strongly the message reads as each intent."""
+    question = bool(_QUESTION_START.match(text)) or text.rstrip().endswith("?")
+    found = reading.objective is not None or bool(reading.candidates)
+    fields = [f for f in reading.fields]
+    scores = {"route": 1, "change": 0, "ask": 0, "refuse": 0}
+    if _OTHER_COMMANDS.search(text):
+        scores["route"] += 5
+    if found:
+        scores["change"] += 2 + 2 * len(fields) + (3 if reading.explicit_verb else 0)
+        id_led_note = (
+            reading.objective is not None
+            and reading.ref_text[:1].isdigit()
+            and (len((reading.note or "").split()) >= 2)
+        )
+        if not fields and not reading.explicit_verb and not id_led_note:
+            scores["change"] = 0  # "3.2" or "3.2 doing": a question
+        if question and not reading.explicit_verb:
+            scores["change"] -= 6
+    if found and fields and text.rstrip().endswith("?") and not _QUESTION_START.match(text):
+        # "2.2 90%?": a change with a question mark is asked back, never recorded.
+        reading.problem = reading.problem or (
+            f"Did you mean to record that on {reading.objective.id if reading.objective else 'it'}?"
+        )
+        reading.problem_lines = reading.problem_lines or [
+            "Send it again without the question mark to record it."
+        ]
+        reading.ask = True
+        question = False
+    if reading.problem and (found or reading.ask) and not question:
+        scores["ask" if reading.ask else "refuse"] = max(scores.values()) + 1
+    if reading.ask and found and not question:
+        scores["ask"] = max(scores.values()) + 1
+    if reading.candidates and reading.objective is None and scores["change"] > scores["route"]:
+        scores["ask"] = scores["change"] + 1
+    return scores
+
+
+def decide(scores: dict[str, int]) -> str:
+    best = max(scores.values())
+    return next(i for i in PRECEDENCE if scores[i] == best)
+
+
+def read(ctx: Context, text: str) -> Reading:
+    """References, fields and the winning intent for one normalised message."""
+    reading = Reading(text)
+    if _OTHER_COMMANDS.search(text) and not PERCENT_RE.search(text):
+        return reading
+    verb = UPDATE_VERB.match(text)
+    body_start = 0
+    if verb and verb.end():
+        reading.explicit_verb = True
+        body_start = verb.end()
+    ident = OID_RE.search(text)
+    if ident and not _QUESTION_START.match(text[: ident.start()].strip() or "x"):
+        reading.objective = ctx.repo.objective(ident.group(1))
+        reading.ref_text = ident.group(1)
+        if reading.objective is None:
+            reading.problem = f"There is no objective {ident.group(1)}."
+        start, end = ident.start(), ident.end()
+        if re.search(r"\b(?:update|progress|report|record|mark|set)\b", text[:start], re.I):
+            reading.explicit_verb = True
+    else:
+        found = find_objective_in_text(ctx.repo, text[body_start:])
+        named_after = _VERB_THEN_TITLE.match(text) if found is None else None
+        if named_after:
+            body_start = named_after.start("title")
+            found = find_objective_in_text(ctx.repo, text[body_start : named_after.end("title")])
+        if found is None:
+            vague = _VAGUE_UPDATE.match(text[body_start:])
+            if vague and not _QUESTION_START.match(text):
+                reading.ref_text = vague.group("what")
+                reading.problem = f"Which objective is “{vague.group('what')}”?"
+                reading.ask = True
+                reading.intent = decide(_score(reading, text))
+            return reading
+        reading.objective = found.match
+        reading.candidates = list(found.candidates)
+        start, end = (body_start + found.span[0], body_start + found.span[1])
+        reading.ref_text = text[start:end]
+    body = text[:start] + " " * (end - start) + text[end:]
+    if reading.problem is None:
+        read_fields(reading, body, ctx, start, end)
+    reading.intent = decide(_score(reading, text))
+    return reading

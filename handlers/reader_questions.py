@@ -1,0 +1,290 @@
+"""Questions in everyday forms: find the filters, then answer from one place.
+
+Officers ask "anything amber?", "when's 5.3 due", "is 1.1 late?", "what's Mo got that's
+due before end of March", "which risks are high?", "how many objectives in theme 1".
+Rather than one pattern per phrasing, this reader picks out what the question is
+*about* (an objective, a theme, a directorate, a person, a status, overdue, a due
+window, risks) and what it *wants* (a due date, a count, a percentage, a list), and
+answers with the same replies the specific commands give. It runs after the command
+table (`router.ROUTE_ORDER`), so every phrasing the table knows keeps its answer; a
+message with no recognisable filter is left to "didn't understand" with suggestions.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from handlers.context import Context
+from handlers.format import objective_item, risk_item
+from handlers.questions import group_reply, objective_reply, summary_reply, theme_reply
+from handlers.reader import OID_RE
+from handlers.reply import Kind, Reply
+from handlers.resolve import (
+    NUMBER_WORDS,
+    SYNONYMS,
+    _stem,
+    find_objective_in_text,
+    fold,
+    known,
+)
+from handlers.router import command
+from tracker.dates import DateNotUnderstood, format_date, parse_window
+from tracker.model import Objective, Person, Status, Theme
+from tracker.progress import STATUS_ORDER, due_between, tally
+
+QUESTION = re.compile(
+    r"^(?:what|what's|when|when's|where|where's|who|who's|which|how|how's|is|are|any|"
+    r"anything|show|list|tell|give|status|rag|deadline|due|overdue|late|my|at\s+risk|red|"
+    r"amber|green|not\s+started|risks?|latest|news|update\s+on|objectives)\b|\?$|"
+    r"\bobjectives\b|\btheme\b",
+    re.IGNORECASE,
+)
+_STATUS_FILTERS = (
+    (r"\b(?:at\s+risk|amber|slipping)\b", {Status.AT_RISK, Status.PARTLY_ACHIEVED}),
+    (r"\b(?:off\s+track|red)\b", {Status.OFF_TRACK}),
+    (r"\b(?:on\s+track|green)\b", {Status.ON_TRACK}),
+    (r"\b(?:not\s+started|hasn't\s+started|haven't\s+started|not\s+begun)\b", {Status.NOT_STARTED}),
+    (r"\b(?:achieved|done|complete[d]?|delivered)\b", {Status.ACHIEVED}),
+)
+_GENERIC_PLACE = {"services", "service", "and", "of", "the", "strategy", "learning", "culture"}
+
+
+@dataclass
+class Question:
+    text: str
+    objective: Objective | None = None
+    theme: Theme | None = None
+    directorate_id: str | None = None
+    directorate_name: str = ""
+    person: Person | None = None
+    statuses: set[Status] = field(default_factory=set)
+    overdue: bool = False
+    window: tuple[str, str] | None = None
+    risks: bool = False
+    wants: str = "list"  # list | due | count | percent | summary | latest
+
+
+def _theme(ctx: Context, text: str) -> Theme | None:
+    number = re.search(r"\btheme\s+(\d{1,2}|[a-z]+)\b", text)
+    if number:
+        raw = number.group(1)
+        value = int(raw) if raw.isdigit() else NUMBER_WORDS.get(raw)
+        if value:
+            return ctx.repo.theme(value)
+    named = re.search(r"(?:the\s+)?((?:[\w'-]+\s+){0,2}?[\w'-]+)\s+theme\b", text)
+    if not named:
+        return None
+    wanted = {_stem(w) for w in fold(named.group(1)).split() if len(w) > 1 and w != "the"}
+    for group in SYNONYMS:
+        stems = {_stem(w) for w in group}
+        if wanted & stems:
+            wanted |= stems
+    best, score = None, 0
+    for theme in ctx.repo.themes():
+        words = {_stem(w) for w in fold(" ".join((theme.title, *theme.aliases))).split()}
+        words |= {w[:7] for w in words if len(w) > 7}
+        hits = len(wanted & words) + len({w[:7] for w in wanted if len(w) > 7} & words)
+        if hits > score:
+            best, score = theme, hits
+    return best
+
+
+def _directorate(ctx: Context, text: str) -> tuple[str, str] | None:
+    words = {_stem(w) for w in fold(text).split() if len(w) > 2}
+    for directorate in known(ctx.repo)[2]:
+        own = {_stem(w) for w in fold(directorate.name).split() if len(w) > 2} - _GENERIC_PLACE
+        own |= {_stem(fold(directorate.id))}
+        if directorate.name.lower().startswith("city"):
+            if "city" in words:
+                return directorate.id, directorate.name
+            continue
+        if own & words:
+            return directorate.id, directorate.name
+    return None
+
+
+def _person(ctx: Context, text: str) -> Person | None:
+    if re.search(r"\b(?:my|mine|i\s+own|me)\b", text):
+        return ctx.person
+    words = set(fold(text).split())
+    for person in known(ctx.repo)[1]:
+        first = fold(person.name).split()[0]
+        if first in words and len(first) > 1:
+            return person
+    return None
+
+
+def read_question(ctx: Context, text: str) -> Question | None:
+    lowered = text.lower().strip()
+    if not QUESTION.search(lowered):
+        return None
+    q = Question(lowered)
+    ident = OID_RE.search(lowered)
+    if ident:
+        q.objective = ctx.repo.objective(ident.group(1))
+    q.risks = bool(re.search(r"(?<!at\s)\brisks?\b", lowered))
+    q.theme = _theme(ctx, lowered)
+    place = _directorate(ctx, lowered) if not q.theme else None
+    if place:
+        q.directorate_id, q.directorate_name = place
+    q.person = _person(ctx, lowered)
+    for pattern, statuses in _STATUS_FILTERS:
+        if re.search(pattern, lowered) and not re.search(r"%|\bpercent", lowered):
+            q.statuses |= statuses
+            break
+    q.overdue = bool(re.search(r"\b(?:overdue|late|past\s+(?:their|its)\s+due)\b", lowered))
+    due = re.search(r"\bdue\s+((?:soon|this|next|in|before|by|within|over)\b.*)", lowered)
+    if due and not q.objective:
+        phrase = re.split(
+            r"\s+(?:for|owned|in\s+(?!the\s+next|\d|\w+\s+(?:days?|weeks?|months?)\b))\b",
+            due.group(1),
+        )[0].strip(" ?")
+        phrase = re.sub(r"\b(?:christmas|xmas)\b", "25 December", phrase)
+        q.window = (phrase.replace("soon", "in the next 14 days"), due.group(1))
+    if re.search(r"\bhow\s+many\b", lowered):
+        q.wants = "count"
+    elif re.search(r"\bwhat\s+%|\bwhat\s+percent|\bpercentage\b", lowered):
+        q.wants = "percent"
+    elif q.objective and re.search(r"\b(?:when|due|deadline|late|overdue|go\s+live)\b", lowered):
+        q.wants = "due"
+    if q.objective is None and not (q.theme or place or q.risks):
+        title_text = re.sub(
+            r"^(?:what's|what\s+is|when's|when\s+is|when\s+does|how's|how\s+is|any|"
+            r"anything|where\s+are\s+we\s+(?:on|with)|where's|who's|who\s+is|due\s+date\s+for|"
+            r"latest\s+on|news\s+on|status\s+of|update\s+on)\s+(?:the\s+)?(?:news\s+on\s+)?",
+            "",
+            lowered,
+        )
+        found = find_objective_in_text(ctx.repo, title_text)
+        if found and found.match:
+            q.objective = found.match
+            if re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
+                q.wants = "due"
+            elif re.search(r"\bwho(?:'s|\s+is)?\s+(?:responsible|owns|leads)\b", lowered):
+                q.wants = "owner"
+    if not any(
+        (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks)
+    ) and q.wants not in ("count", "percent"):
+        if re.search(
+            r"\b(?:how(?:'s|\s+is|\s+are)\s+(?:it|things|we|the\s+strategy|everything)|"
+            r"overall|position|going|looking)\b",
+            lowered,
+        ):
+            q.wants = "summary"
+        else:
+            return None
+    return q
+
+
+def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
+    found = ctx.repo.objectives()
+    labels = []
+    if q.theme:
+        found = [o for o in found if o.theme == q.theme.number]
+        labels.append(f"theme {q.theme.number}")
+    if q.directorate_id:
+        found = [o for o in found if o.directorate == q.directorate_id]
+        labels.append(q.directorate_name)
+    if q.person:
+        found = [o for o in found if o.owner == q.person.id]
+        labels.append(f"owned by {q.person.name}")
+    if q.statuses:
+        found = [o for o in found if o.status in q.statuses]
+        labels.insert(0, " or ".join(s.value for s in sorted(q.statuses, key=STATUS_ORDER.index)))
+    if q.overdue:
+        found = [o for o in found if o.is_overdue(ctx.today)]
+        labels.insert(0, "overdue")
+    if q.window:
+        start, end = parse_window(q.window[0], ctx.now)
+        start = max(start, ctx.today)
+        found = due_between(found, start, end)
+        labels.append(f"due {format_date(start)} to {format_date(end)}")
+    return found, ", ".join(labels)
+
+
+def _risks(ctx: Context, q: Question) -> Reply:
+    risks = ctx.repo.risks()
+    labels = []
+    if re.search(r"\b(?:high|red|top|biggest|worst)\b", q.text):
+        risks = [r for r in risks if r.band == "high"]
+        labels.append("high")
+    if re.search(r"\breview\b", q.text):
+        risks = [r for r in risks if r.review and r.review < ctx.today]
+        labels.append("past their review date")
+    if q.person:
+        risks = [r for r in risks if r.owner == q.person.id]
+        labels.append(f"owned by {q.person.name}")
+    if q.theme:
+        risks = [r for r in risks if r.theme == q.theme.number]
+        labels.append(f"theme {q.theme.number}")
+    label = " ".join(labels)
+    title = f"{len(risks)} open risk{'s' * (len(risks) != 1)}" + (f" {label}" if label else "")
+    risks.sort(key=lambda r: (-r.score, r.id))
+    return Reply(title=title).section(
+        "Highest score first", [risk_item(ctx.repo, r) for r in risks]
+    )
+
+
+def answer(ctx: Context, q: Question) -> Reply:
+    if q.wants == "summary":
+        return summary_reply(ctx)
+    if q.objective and not q.risks:
+        o = q.objective
+        if q.wants == "due":
+            if o.due is None:
+                return Reply(title=f"{o.id} {o.title} has no due date yet.")
+            late = o.is_overdue(ctx.today)
+            state = f"overdue by {(ctx.today - o.due).days} days" if late else "not overdue"
+            return Reply(
+                title=f"{o.id} {o.title} is due {format_date(o.due)}",
+                lines=[f"It is {state}; status {o.status.value}."],
+            )
+        if q.wants == "owner":
+            owner = ctx.repo.person(o.owner)
+            return Reply(
+                title=f"{o.id} {o.title} is owned by {owner.name if owner else 'nobody yet'}"
+            )
+        return objective_reply(ctx, o)
+    if q.risks:
+        return _risks(ctx, q)
+    if q.wants == "percent":
+        counts = tally(_objectives(ctx, q)[0])
+        return Reply(title=counts.achievement().capitalize() + ".", lines=[counts.headline()])
+    try:
+        found, label = _objectives(ctx, q)
+    except DateNotUnderstood as error:
+        return Reply(title="I couldn't read that period.", lines=[error.hint], kind=Kind.ERROR)
+    if q.wants == "count":
+        reply = Reply(
+            title=f"{len(found)} objective{'s' * (len(found) != 1)}"
+            + (f" ({label})" if label else ""),
+            lines=[tally(found).headline()],
+        )
+        return reply.section("Objectives", [objective_item(ctx.repo, o, ctx.today) for o in found])
+    if q.theme and not (q.statuses or q.overdue or q.window or q.person):
+        return theme_reply(ctx, q.theme)
+    title = f"{len(found)} objective{'s' * (len(found) != 1)}" + (f": {label}" if label else "")
+    if not found:
+        return Reply(title=f"No objectives{': ' + label if label else ''}.")
+    return group_reply(ctx, title, found)
+
+
+@command(
+    "question",
+    group="Questions",
+    examples=(
+        "anything amber?",
+        "when's 5.3 due",
+        "is 1.1 late?",
+        "which risks are high?",
+        "how many objectives in theme 1",
+        "what's Mo got that's due before end of March",
+    ),
+    summary="Questions in everyday words: filters combine (overdue, due soon, at risk, red, "
+    "by directorate, theme or owner), counts and % achieved, due dates, risks past review.",
+)
+async def question(ctx: Context, match: re.Match[str]) -> Reply | None:
+    """Registered for help and route order; the front door calls `read_question` itself."""
+    found = read_question(ctx, match.string)
+    return answer(ctx, found) if found else None

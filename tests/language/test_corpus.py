@@ -1,0 +1,23 @@
+"""Every corpus message through the front door (`Tracker.handle`), checked on reply and store.
+
+The corpus (tests/language/corpus/*.yaml) is written as officers type; `runner.judge`
+holds what each expectation means, including the no-silent-loss rule for changes.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.language.runner import load_cases, run_case
+
+CASES = load_cases()
+
+
+def test_the_corpus_is_big_enough() -> None:
+    assert len(CASES) >= 100
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.source for c in CASES])
+async def test_case(case) -> None:
+    verdict = await run_case(case)
+    assert verdict.ok, f"{case.text!r}: {verdict.reason}\n--- reply ---\n{verdict.reply}"
