@@ -356,7 +356,7 @@ def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDat
             break
         stop = start + words[count - 1].end()
         try:
-            return parse_due_date(text[start:stop].strip(" ,.;:"), ctx.now), stop
+            return parse_due_date(text[start:stop].strip(" ,.;:"), ctx.now, ctx.calendar), stop
         except DateNotUnderstood:
             continue
     return None
@@ -500,7 +500,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
             shown = body[start:end].strip()
             reading.problem = f"I couldn't read “{shown}” as a date."
             try:
-                parse_due_date(shown, ctx.now)
+                parse_due_date(shown, ctx.now, ctx.calendar)
             except DateNotUnderstood as error:
                 reading.problem_lines = [error.hint]
             still = (
@@ -536,7 +536,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
             ):
                 shown = body[start:end].strip()
                 try:
-                    parse_due_date(shown, ctx.now)
+                    parse_due_date(shown, ctx.now, ctx.calendar)
                     hint = ""
                 except DateNotUnderstood as error:
                     hint = error.hint

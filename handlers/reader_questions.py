@@ -196,7 +196,7 @@ def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
         found = [o for o in found if o.is_overdue(ctx.today)]
         labels.insert(0, "overdue")
     if q.window:
-        start, end = parse_window(q.window[0], ctx.now)
+        start, end = parse_window(q.window[0], ctx.now, ctx.calendar)
         start = max(start, ctx.today)
         found = due_between(found, start, end)
         labels.append(f"due {format_date(start)} to {format_date(end)}")
