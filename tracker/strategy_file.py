@@ -136,6 +136,7 @@ def load_strategy(path: str | Path) -> Strategy:
         "group_short": str(group.get("short_name") or group.get("name") or "Strategy group"),
         "group_channel": group.get("channel"),
     }
+    info["report"] = _report_section(raw.get("report"), check)
     strategy = Strategy(info=info)
 
     themes: dict[int, str] = {}
@@ -234,6 +235,46 @@ def load_strategy(path: str | Path) -> Strategy:
     if check.problems:
         raise StrategyFileError(path, check.problems)
     return strategy
+
+
+REPORT_TEXT_KEYS = ("author", "meeting", "recommendation", "title")
+
+
+def _report_section(raw: Any, check: _Checker) -> dict[str, Any]:
+    """The optional `report:` section (committee report wording); blanks use defaults."""
+    if raw is None:
+        return {}
+    where = _where(raw, "report")
+    if not isinstance(raw, dict):
+        check.fail(where, "report must be a section with author, meeting, officers...")
+        return {}
+    section: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "__line__":
+            continue
+        if key in REPORT_TEXT_KEYS:
+            if not isinstance(value, str | int | float) or not str(value).strip():
+                check.fail(where, f"report {key} must be text")
+            else:
+                section[key] = str(value).strip()
+        elif key == "officers":
+            officers = []
+            for officer in value if isinstance(value, list) else [value]:
+                if not isinstance(officer, dict) or not officer.get("name"):
+                    check.fail(where, "each report officer needs a name (and role, email, phone)")
+                    continue
+                officers.append(
+                    {
+                        k: str(officer[k])
+                        for k in ("name", "role", "email", "phone")
+                        if officer.get(k)
+                    }
+                )
+            section["officers"] = officers
+        else:
+            known = ", ".join((*REPORT_TEXT_KEYS, "officers"))
+            check.fail(where, f"unknown report setting {key!r} (known: {known})")
+    return section
 
 
 def _objective_row(
