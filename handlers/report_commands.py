@@ -25,6 +25,11 @@ from handlers.router import command
 from tracker.dates import DateNotUnderstood, parse_since
 
 GROUP = "Reports"
+_BODIES = re.compile(
+    r"\b(?:committee|commission|board|group|cabinet|executive|panel|council|team|meeting|"
+    r"members|forum|cmt|sg)\b",
+    re.IGNORECASE,
+)
 _FORMAT_WORDS = {"word": "docx", "docx": "docx", "html": "html", "web": "html", "pdf": "pdf"}
 
 
@@ -93,4 +98,5 @@ def _meeting(where: str, configured: str | None, info: dict) -> str:
         if name and fold(where) in fold(name):
             return name if name != info.get("group_short") else info.get("group_name") or name
     words = where.strip()
-    return words[:1].upper() + words[1:]
+    words = words[:1].upper() + words[1:]
+    return words if _BODIES.search(words) else f"{words} Committee"  # "scrutiny" -> a body
