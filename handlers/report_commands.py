@@ -50,11 +50,12 @@ async def report(ctx: Context, match: re.Match[str]) -> Reply:
     directorate, meeting = None, None
     where = (match.group("for") or "").strip()
     if where:
-        found = find_directorate(ctx.repo, where)
-        if found.match:
+        known = _known_meeting(where, settings.get("meeting"), info)
+        found = find_directorate(ctx.repo, where) if known is None else None
+        if found and found.match:
             directorate = found.match
         else:
-            meeting = _meeting(where, settings.get("meeting"), info)
+            meeting = known or _meeting(where)
     since = None
     if match.group("since"):
         try:
@@ -92,11 +93,18 @@ async def report(ctx: Context, match: re.Match[str]) -> Reply:
     return reply
 
 
-def _meeting(where: str, configured: str | None, info: dict) -> str:
-    """The meeting named in "report for X", using the configured full name when it fits."""
-    for name in (configured, info.get("group_name"), info.get("group_short")):
-        if name and fold(where) in fold(name):
-            return name if name != info.get("group_short") else info.get("group_name") or name
+def _known_meeting(where: str, configured: str | None, info: dict) -> str | None:
+    """The configured meeting or the strategy group, when "for X" names one of them."""
+    wanted = fold(re.sub(r"^the\s+", "", where.strip(), flags=re.I))
+    group = info.get("group_name") or "Strategy group"
+    if configured and wanted and wanted in fold(configured):
+        return configured
+    names = {"strategy group", "group", fold(group), fold(info.get("group_short") or "")}
+    return group if wanted in names - {""} else None
+
+
+def _meeting(where: str) -> str:
+    """A meeting named in "report for X": "scrutiny" becomes "Scrutiny Committee"."""
     words = where.strip()
     words = words[:1].upper() + words[1:]
-    return words if _BODIES.search(words) else f"{words} Committee"  # "scrutiny" -> a body
+    return words if _BODIES.search(words) else f"{words} Committee"

@@ -73,6 +73,14 @@ async def test_report_for_scrutiny_names_the_meeting(chat):
     assert "8.1\tThe Scrutiny Committee is asked to NOTE this report." in paragraphs
 
 
+@pytest.mark.parametrize("text", ["report for the strategy group", "report for CITSG"])
+async def test_report_for_the_strategy_group_is_the_whole_strategy(chat, text):
+    say, _ = chat
+    reply = await say(text)
+    assert ("For", "Corporate IT Strategy Group") in reply.fields
+    assert not reply.title.endswith(")") and "Of the 20 objectives" in reply.lines[0]
+
+
 async def test_report_for_a_directorate_since_a_date(chat):
     say, repo = chat
     reply = await say("report for Resources since 1 October")
