@@ -100,7 +100,26 @@ class Report:
         return [f"{self.headline.sentence}.", f"By status: {counts}.", f"By RAG: {rags}."]
 
 
-# ----------------------------------------------------------------- wording helpers
+# ----------------------------------------------------------------- layout and wording
+def column_widths(table: Table, total_cm: float) -> list[float]:
+    """Column widths in cm for a page `total_cm` wide, shared by DOCX and HTML/PDF: each
+    column fits its longest word (no word broken mid-way), and the rest of the width goes
+    to the columns with the most to say (objective, risk, commentary)."""
+    char_cm, padding_cm = 0.23, 0.4  # 9 pt Arial, plus the cell margins
+    floors, wants = [], []
+    for i, head in enumerate(table.header):
+        cells = [head, *(row[i] for row in table.rows)]
+        word = max(len(w) for text in cells for w in (text.split() or [""]))
+        floors.append(word * char_cm + padding_cm)
+        wants.append(max(len(text) for text in cells))
+    spare = max(total_cm - sum(floors), 0.0)
+    extra = [max(w * char_cm + padding_cm - f, 0.0) for w, f in zip(wants, floors, strict=True)]
+    share = spare / sum(extra) if sum(extra) > spare else 1.0
+    widths = [f + e * share for f, e in zip(floors, extra, strict=True)]
+    scale = total_cm / sum(widths) if sum(widths) > total_cm else 1.0
+    return [w * scale for w in widths]
+
+
 def long_date(value: date | datetime) -> str:
     """ "16 November 2026", as committee papers write dates."""
     if isinstance(value, datetime):

@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from html import escape
 
-from handlers.report.content import Chart, Heading, Paragraph, Report, Table, long_date
+from handlers.report.content import (
+    Chart,
+    Heading,
+    Paragraph,
+    Report,
+    Table,
+    column_widths,
+    long_date,
+)
 from tracker.chart import COLOURS
 from tracker.model import Status
 
@@ -32,12 +40,13 @@ h3 { font-size: 1.05rem; margin-top: 1.25rem; }
                   margin: .5rem 0 0; }
 .title-block dt { font-weight: bold; }
 .title-block dd { margin: 0; }
-p.numbered { display: grid; grid-template-columns: 3rem 1fr; margin: .5rem 0; }
-p.numbered .num { font-weight: bold; }
-table { border-collapse: collapse; width: 100%; margin: .75rem 0 1.25rem; font-size: 9.5pt; }
+p.numbered { padding-left: 3rem; margin: .5rem 0; }
+p.numbered .num { font-weight: bold; display: inline-block; width: 3rem; margin-left: -3rem; }
+table { border-collapse: collapse; width: 100%; margin: .75rem 0 1.25rem; font-size: 9.5pt;
+        table-layout: fixed; }
 caption { text-align: left; font-weight: bold; padding: .25rem 0; }
 th, td { border: 1px solid #b1b4b6; padding: .3rem .4rem; text-align: left;
-         vertical-align: top; }
+         vertical-align: top; overflow-wrap: break-word; }
 thead th { background: #f3f2f1; }
 figure { margin: 1rem 0; }
 figcaption { font-weight: bold; }
@@ -110,6 +119,8 @@ def _block(block: object) -> str:
 def _table(table: Table) -> str:
     e = escape
     head = "".join(f'<th scope="col">{e(h)}</th>' for h in table.header)
+    widths = column_widths(table, 18.6)  # A4 less the print margins, in cm
+    cols = "".join(f'<col style="width:{100 * w / sum(widths):.1f}%">' for w in widths)
     rows = "".join(
         "<tr>"
         + f'<th scope="row">{e(row[0])}</th>'
@@ -118,7 +129,9 @@ def _table(table: Table) -> str:
         for row in table.rows
     )
     return (
-        f'<div class="table-wrap"><table><caption>{e(table.caption)}</caption>'
+        # a region that may scroll sideways on a phone, so it takes keyboard focus
+        f'<div class="table-wrap" role="region" tabindex="0" aria-label="{e(table.caption)}">'
+        f"<table><caption>{e(table.caption)}</caption><colgroup>{cols}</colgroup>"
         f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
     )
 
