@@ -29,6 +29,9 @@ COLUMNS = [
     ("overdue p99 ms", "overdue_p99_ms", "{:.2f}"),
     ("summary p99 ms", "summary_p99_ms", "{:.2f}"),
     ("digests s", "digests_all_s", "{:.2f}"),
+    ("report docx s", "report_docx_s", "{:.2f}"),  # committee report (handlers/report)
+    ("report html s", "report_html_s", "{:.2f}"),
+    ("report pdf s", "report_pdf_s", "{:.2f}"),
     ("startup s", "startup_s", "{:.2f}"),
     ("peak RSS MB", "rss_mb", "{:.0f}"),
     ("store MB", "store_mb", "{:.1f}"),
@@ -37,7 +40,8 @@ COLUMNS = [
 ]
 KEYS = [
     "update_p50_ms", "update_p99_ms", "status_theme_p99_ms", "overdue_p99_ms",
-    "summary_p99_ms", "digests_all_s", "startup_s", "rss_mb", "store_mb",
+    "summary_p99_ms", "digests_all_s", "report_docx_s", "report_html_s", "report_pdf_s",
+    "startup_s", "rss_mb", "store_mb",
     "naive_tinydb_insert_p50_ms", "fsync_append_p50_ms",
 ]  # fmt: skip
 

@@ -68,6 +68,26 @@ async def _digests_all(app: Any, directory: Path) -> dict[str, float] | None:
     }
 
 
+def _reports(app: Any) -> dict[str, float]:
+    """The committee report as `python -m bot report` makes it: content built from the
+    store, then each format rendered (DOCX, HTML, tagged PDF), timed separately."""
+    from datetime import datetime, timedelta
+
+    from handlers.report import FORMATS, build_report, render
+    from tracker.dates import LONDON
+
+    now = datetime.now(LONDON)
+    started = time.perf_counter()
+    report = build_report(app.repo, now, now - timedelta(days=91))
+    built = time.perf_counter() - started
+    figures = {"report_build_s": round(built, 3)}
+    for fmt in FORMATS:
+        began = time.perf_counter()
+        render(report, fmt)
+        figures[f"report_{fmt}_s"] = round(built + time.perf_counter() - began, 3)
+    return figures
+
+
 async def _measure_bot(directory: Path) -> dict[str, Any]:
     from bot.app import open_app
     from bot.settings import Settings
@@ -119,6 +139,7 @@ async def _measure_bot(directory: Path) -> dict[str, Any]:
             result[f"{key}_p99_ms"] = round(percentile(timings, 99), 3)
 
         result.update(await _digests_all(app, directory) or {"digests_all_s": None})
+        result.update(_reports(app))
         result.update(await _compaction(repo))
     finally:
         app.repo.close()

@@ -76,7 +76,7 @@ def ago(moment: datetime, now: datetime) -> str:
     return plural(days // 7, "week") + " ago"
 
 
-def _show(field_name: str, value: Any, today: date) -> str:
+def brief_value(field_name: str, value: Any, today: date) -> str:
     if value is None or value == "":
         return "none"
     if field_name == "progress":
@@ -297,7 +297,8 @@ def activity_line(repo: Repository, activity: ObjectiveActivity, today: date) ->
         what = f"new objective, {_objective_state(objective, today)}"
     elif net:
         what = ", ".join(
-            f"{_show(f, old, today)} → {_show(f, new, today)}" for f, (old, new) in net.items()
+            f"{brief_value(f, old, today)} → {brief_value(f, new, today)}"
+            for f, (old, new) in net.items()
         )
     else:
         what = f"still {_objective_state(objective, today)}"

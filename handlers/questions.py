@@ -284,8 +284,8 @@ async def what_changed(ctx: Context, match: re.Match[str]) -> Reply:
 
 @command(
     "summary",
-    r"(?:overall\s+)?(?:summary|overview|status|progress(?:\s+report)?|report|dashboard)",
-    r"(?:give\s+me\s+(?:a|the)\s+)?(?:overall\s+)?(?:summary|overview|progress\s+report)"
+    r"(?:overall\s+)?(?:summary|overview|status|progress|dashboard)",  # "report": report_commands
+    r"(?:give\s+me\s+(?:a|the)\s+)?(?:overall\s+)?(?:summary|overview)"
     r"(?:\s+of\s+the\s+strategy)?",
     r"how\s+(?:are\s+we|is\s+the\s+strategy)\s+(?:doing|going)",
     group="Questions",

@@ -20,6 +20,7 @@ from handlers import (  # noqa: F401  (registers commands)
     basics,
     digest_commands,
     questions,
+    report_commands,
     risks,
     updates,
 )

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from tracker.model import Objective, Risk, Status
+from tracker.model import Objective, Rag, Risk, Status
 
 STALE_AFTER_DAYS = 28
 
@@ -97,3 +97,55 @@ def top_risks(risks: Iterable[Risk], limit: int = 5) -> list[Risk]:
 
 def days_late(objective: Objective, today: date) -> int:
     return (today - objective.due).days if objective.due else 0
+
+
+# ----------------------------------------------------------------- headline figures
+# One computation for the figures the committee report, the dashboard and the digests all
+# show, so a Member never sees "63% achieved" in one place and "62%" in another.
+RAG_ORDER = (Rag.RED, Rag.AMBER, Rag.GREEN, Rag.BLUE, Rag.GREY)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """York's sentence and the counts behind it: by status and by RAG colour."""
+
+    total: int
+    by_status: dict[Status, int]
+    by_rag: dict[Rag, int]
+    achieved_percent: int
+    partly_percent: int
+
+    @property
+    def sentence(self) -> str:
+        """ "Of the 20 objectives, 15% are fully achieved and 10% partly achieved"."""
+        noun = "objective" if self.total == 1 else "objectives"
+        return (
+            f"Of the {self.total} {noun}, {self.achieved_percent}% are fully achieved and "
+            f"{self.partly_percent}% partly achieved"
+        )
+
+    def status_counts(self) -> list[tuple[Status, int, int]]:
+        """(status, count, percent) in report order, every status included."""
+        return [(s, self.by_status.get(s, 0), self.percent(self.by_status.get(s, 0)))
+                for s in STATUS_ORDER]  # fmt: skip
+
+    def rag_counts(self) -> list[tuple[Rag, int, int]]:
+        return [(r, self.by_rag.get(r, 0), self.percent(self.by_rag.get(r, 0)))
+                for r in RAG_ORDER]  # fmt: skip
+
+    def percent(self, count: int) -> int:
+        return round(100 * count / self.total) if self.total else 0
+
+
+def headline(objectives: Iterable[Objective]) -> Headline:
+    counts = tally(objectives)
+    by_rag: Counter[Rag] = Counter()
+    for status, count in counts.by_status.items():
+        by_rag[status.rag] += count
+    return Headline(
+        total=counts.total,
+        by_status=counts.by_status,
+        by_rag=dict(by_rag),
+        achieved_percent=counts.percent(Status.ACHIEVED),
+        partly_percent=counts.percent(Status.PARTLY_ACHIEVED),
+    )

@@ -172,6 +172,7 @@ def _info(raw: dict[str, Any], group: dict[str, Any], check: _Checker) -> dict[s
         "group_short": str(group.get("short_name") or group.get("name") or "Strategy group"),
         "group_channel": group.get("channel"),
         "bank_holidays": region,
+        "report": _report_section(raw.get("report"), check),
     }
 
 
@@ -326,6 +327,46 @@ def _aliases(item: dict[str, Any], where: str, what: str, check: _Checker) -> li
         )
         return None
     return names
+
+
+REPORT_TEXT_KEYS = ("author", "meeting", "recommendation", "title")
+
+
+def _report_section(raw: Any, check: _Checker) -> dict[str, Any]:
+    """The optional `report:` section (committee report wording); blanks use defaults."""
+    if raw is None:
+        return {}
+    where = _where(raw, "report")
+    if not isinstance(raw, dict):
+        check.fail(where, "report must be a section with author, meeting, officers...")
+        return {}
+    section: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key == "__line__":
+            continue
+        if key in REPORT_TEXT_KEYS:
+            if not isinstance(value, str | int | float) or not str(value).strip():
+                check.fail(where, f"report {key} must be text")
+            else:
+                section[key] = str(value).strip()
+        elif key == "officers":
+            officers = []
+            for officer in value if isinstance(value, list) else [value]:
+                if not isinstance(officer, dict) or not officer.get("name"):
+                    check.fail(where, "each report officer needs a name (and role, email, phone)")
+                    continue
+                officers.append(
+                    {
+                        k: str(officer[k])
+                        for k in ("name", "role", "email", "phone")
+                        if officer.get(k)
+                    }
+                )
+            section["officers"] = officers
+        else:
+            known = ", ".join((*REPORT_TEXT_KEYS, "officers"))
+            check.fail(where, f"unknown report setting {key!r} (known: {known})")
+    return section
 
 
 def _objective_row(

@@ -1,0 +1,183 @@
+"""The report from chat and the CLI, the strategy file's `report:` section, and the
+headline figures agreeing between the report, the digest and the chat summary."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from docx import Document
+
+from bot.cli import main
+from handlers import digest_content as digest
+from handlers.message import IncomingMessage, Sender
+from handlers.reply import Kind
+from handlers.report import LAST_REPORT, build_report, report_link, report_query
+from handlers.tracker import Tracker
+from tests.digest_fixture import NOW, SAMPLE, SINCE, build_history
+from tracker import progress
+from tracker.strategy_file import StrategyFileError, load_strategy
+
+
+@pytest.fixture
+async def chat(tmp_path, monkeypatch):
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    repo, clock = await build_history(tmp_path / "data")
+    tracker = Tracker(repo, clock=clock)
+
+    async def say(text: str, as_: str = "tcarter", channel: str = "console"):
+        return await tracker.handle(IncomingMessage(text, Sender(channel, person_id=as_)))
+
+    yield say, repo
+    repo.close()
+
+
+# ----------------------------------------------------------------- one view of the data
+async def test_report_digest_and_summary_give_the_same_headline(chat):
+    say, repo = chat
+    report = build_report(repo, NOW, SINCE)
+    h = progress.headline(repo.objectives())
+    assert report.headline == h
+    assert (h.total, h.achieved_percent, h.partly_percent) == (20, 20, 5)
+    figures = f"of {h.total} objectives, {h.achieved_percent}% achieved, {h.partly_percent}%"
+    strategy_digest = digest.strategy_digest(repo, NOW, SINCE).as_text()
+    assert figures.capitalize() in strategy_digest
+    counts = ", ".join(f"{n} {s.value}" for s, n, _ in h.status_counts() if n)
+    assert f"{h.total} objectives: {counts}" in strategy_digest
+    summary = (await say("summary")).as_text()
+    assert figures.capitalize() in summary and f"{h.total} objectives: {counts}" in summary
+    assert sum(h.by_rag.values()) == sum(h.by_status.values()) == h.total
+
+
+# ----------------------------------------------------------------- chat
+async def test_report_in_the_console_writes_the_word_document(chat):
+    say, repo = chat
+    reply = await say("report")
+    text = reply.as_text()
+    assert reply.kind is Kind.ANSWER
+    assert "Of the 20 objectives, 20% are fully achieved and 5% partly achieved." in text
+    assert "By RAG: 2 red, 4 amber, 7 green, 4 blue, 3 grey." in text
+    path = Path(reply.sections[-1].items[0].text)
+    assert path.parent == Path(repo.store.directory) / "reports" and path.suffix == ".docx"
+    assert any("Of the 20 objectives" in p.text for p in Document(path).paragraphs)
+    assert repo.meta(LAST_REPORT)["at"] == NOW.isoformat()
+
+
+async def test_report_for_scrutiny_names_the_meeting(chat):
+    say, _ = chat
+    reply = await say("progress report for scrutiny")
+    assert ("For", "Scrutiny Committee") in reply.fields
+    path = Path(reply.sections[-1].items[0].text)
+    paragraphs = [p.text for p in Document(path).paragraphs]
+    assert "8.1\tThe Scrutiny Committee is asked to NOTE this report." in paragraphs
+
+
+@pytest.mark.parametrize("text", ["report for the strategy group", "report for CITSG"])
+async def test_report_for_the_strategy_group_is_the_whole_strategy(chat, text):
+    say, _ = chat
+    reply = await say(text)
+    assert ("For", "Corporate IT Strategy Group") in reply.fields
+    assert not reply.title.endswith(")") and "Of the 20 objectives" in reply.lines[0]
+
+
+async def test_report_for_a_directorate_since_a_date(chat):
+    say, repo = chat
+    reply = await say("report for Resources since 1 October")
+    assert reply.title.endswith("(Resources)")
+    assert ("Changes since", "1 October 2026") in reply.fields
+    resources = [o for o in repo.objectives() if o.directorate == "resources"]
+    h = progress.headline(resources)
+    assert f"Of the {h.total} objectives, {h.achieved_percent}%" in reply.lines[0]
+    assert h.total < 20
+
+
+async def test_report_with_a_public_url_links_to_the_dashboard_download(chat, monkeypatch):
+    say, repo = chat
+    monkeypatch.setenv("PUBLIC_URL", "https://tracker.example.gov.uk/")
+    reply = await say("report for Resources since 1 October", channel="slack")
+    links = [i.text for s in reply.sections for i in s.items]
+    assert links[0] == (
+        "Word: https://tracker.example.gov.uk/report.docx?since=2026-10-01&directorate=resources"
+    )
+    assert any(link.startswith("PDF: https://tracker.example.gov.uk/report.pdf?") for link in links)
+    assert repo.meta(LAST_REPORT) is None  # nothing was written, so no "last report"
+    since, directorate = report_query({"since": "2026-10-01", "directorate": "resources"})
+    assert (since.date().isoformat(), directorate) == ("2026-10-01", "resources")
+
+
+@pytest.mark.parametrize("text", ["report since next week", "report since the fourth of never"])
+async def test_a_since_the_bot_cannot_read_is_refused_and_nothing_is_written(chat, text):
+    say, repo = chat
+    reply = await say(text)
+    assert reply.kind is Kind.ERROR and "report since 1 October" in reply.as_text()
+    assert repo.meta(LAST_REPORT) is None
+    assert not (Path(repo.store.directory) / "reports").exists()
+
+
+def test_report_link_round_trips():
+    link = report_link("http://127.0.0.1:3978", "pdf", NOW - timedelta(days=3), None)
+    assert link == "http://127.0.0.1:3978/report.pdf?since=2026-11-13"
+
+
+# ----------------------------------------------------------------- CLI
+def test_cli_writes_each_format_and_remembers_the_last_report(tmp_path, capsys):
+    data = tmp_path / "data"
+    out = tmp_path / "paper.html"
+    assert main(["report", "--format", "html", "--to", str(out), "--data", str(data),
+                 "--since", "01/10/2026", "--strategy", str(SAMPLE)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert f"Wrote {out}" in printed and "Of the 20 objectives" in printed
+    html = out.read_text(encoding="utf-8")
+    assert "between 1 October 2026 and" in html and "<h2" in html
+    assert main(["report", "--directorate", "Resources", "--data", str(data)]) == 0
+    written = re.search(r"Wrote (\S+)", capsys.readouterr().out).group(1)
+    assert written.endswith(".docx") and "/reports/strategy-progress-report-resources-" in written
+    paragraphs = [p.text for p in Document(written).paragraphs]
+    # the default "since" is the previous report, just written
+    assert not any("between 1 October 2026" in p for p in paragraphs)
+
+
+def test_cli_refuses_an_unknown_directorate_or_date(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    assert main(["report", "--directorate", "planning", "--data", data]) == 2
+    assert "no directorate 'planning'" in capsys.readouterr().err
+    assert main(["report", "--since", "the 45th", "--data", data]) == 2
+    assert not (tmp_path / "data" / "reports").exists()
+
+
+# ----------------------------------------------------------------- strategy file
+def _with_report(tmp_path: Path, section: str) -> Path:
+    path = tmp_path / "strategy.yaml"
+    path.write_text(SAMPLE.read_text(encoding="utf-8") + "\n" + section, encoding="utf-8")
+    return path
+
+
+def test_report_section_sets_the_wording(tmp_path, capsys):
+    path = _with_report(tmp_path, """report:
+  author: Chief Digital Officer
+  meeting: Overview and Scrutiny Committee
+  recommendation: The Committee is asked to NOTE progress and COMMENT on the exceptions.
+  officers:
+    - {name: Tina Carter, role: Head of ICT, email: tina.carter@example.gov.uk, phone: 01904 551234}
+""")  # fmt: skip
+    assert load_strategy(path).info["report"]["author"] == "Chief Digital Officer"
+    out = tmp_path / "paper.docx"
+    data = str(tmp_path / "data")
+    assert main(["report", "--to", str(out), "--data", data, "--strategy", str(path)]) == 0
+    texts = [p.text for p in Document(out).paragraphs]
+    assert "8.1\tThe Committee is asked to NOTE progress and COMMENT on the exceptions." in texts
+    assert ("9.1\tTina Carter, Head of ICT, tina.carter@example.gov.uk, 01904 551234") in texts
+    cells = [c.text for c in Document(out).tables[0].columns[1].cells]
+    assert cells[:1] == ["Overview and Scrutiny Committee"] and "Chief Digital Officer" in cells
+
+
+def test_report_section_problems_are_listed_with_their_line(tmp_path):
+    path = _with_report(tmp_path, "report:\n  autor: Head of ICT\n  officers: [{role: CDO}]\n")
+    with pytest.raises(StrategyFileError) as error:
+        load_strategy(path)
+    problems = "\n".join(error.value.problems)
+    assert "unknown report setting 'autor'" in problems
+    assert "each report officer needs a name" in problems
+    assert re.search(r"line \d+ \(report\)", problems)

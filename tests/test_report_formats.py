@@ -1,0 +1,233 @@
+"""The committee report in each format, read back with the format's own reader.
+
+One fixture store (ten weeks of chat, tests/digest_fixture.py) is rendered to DOCX,
+HTML and PDF; python-docx, an HTML parser and pypdf then check what a reader of each
+file would find: York's headline sentence and figures, every theme, every exception,
+the risk register, and paragraphs numbered the way committee papers number them.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from html.parser import HTMLParser
+
+import pytest
+from docx import Document
+from docx.oxml.ns import qn
+from pypdf import PdfReader
+
+from handlers.report import build_report, render_docx, render_html, render_pdf
+from tests.digest_fixture import NOW, SINCE, build_history
+from tracker.model import Status
+
+SECTIONS = [
+    "1. Purpose of the report",
+    "2. Background",
+    "3. Overall progress",
+    "4. Progress by theme",
+    "5. Exceptions",
+    "6. Risk register",
+    "7. Changes since the last report",
+    "8. Recommendation",
+    "9. Officers to contact",
+]
+RISK_HEADER = ["Ref", "Risk", "Likelihood", "Impact", "Score", "Level", "Owner", "Mitigation",
+               "Review date", "Since last report"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def story(tmp_path_factory):
+    """The report and what it must contain, computed from the store independently."""
+    import asyncio
+
+    async def make():
+        repo, _ = await build_history(tmp_path_factory.mktemp("report") / "data")
+        report = build_report(repo, NOW, SINCE)
+        today = NOW.date()
+        objectives = repo.objectives()
+        expected = {
+            "themes": [f"Theme {t.number}: {t.title}" for t in repo.themes()],
+            "exceptions": sorted(
+                o.id
+                for o in objectives
+                if o.status in (Status.OFF_TRACK, Status.AT_RISK) or o.is_overdue(today)
+            ),
+            "risks": sorted(r.id for r in repo.risks()),
+            "objectives": [o.id for o in objectives],
+        }
+        repo.close()
+        return report, expected
+
+    return asyncio.run(make())
+
+
+def test_the_headline_is_yorks_sentence_from_the_store(story):
+    report, expected = story
+    # 20 objectives, 4 achieved, 1 partly achieved at NOW (5.4 achieved this week)
+    assert report.headline.sentence == (
+        "Of the 20 objectives, 20% are fully achieved and 5% partly achieved"
+    )
+    assert len(expected["exceptions"]) >= 4 and "3.3" in expected["exceptions"]
+
+
+# ----------------------------------------------------------------- DOCX
+def test_docx_has_word_headings_numbered_paragraphs_and_header_rows(story):
+    report, expected = story
+    document = Document(io.BytesIO(render_docx(report)))
+    headings = [p.text for p in document.paragraphs if p.style.name == "Heading 1"]
+    assert headings == SECTIONS
+    subheadings = [p.text for p in document.paragraphs if p.style.name == "Heading 2"]
+    assert subheadings == expected["themes"]
+    assert document.paragraphs[1].style.name == "Title"
+    paragraphs = [p.text for p in document.paragraphs]
+    numbered = [t.split("\t")[0] for t in paragraphs if re.match(r"\d+\.\d+\t", t)]
+    for section in range(1, 10):
+        mine = [n for n in numbered if n.startswith(f"{section}.")]
+        assert mine == [f"{section}.{i}" for i in range(1, len(mine) + 1)], section
+    assert any(report.headline.sentence in t for t in paragraphs)
+    exceptions = "\n".join(t for t in paragraphs if t.startswith("5."))
+    for oid in expected["exceptions"]:
+        assert f"\t{oid} " in exceptions
+    tables = document.tables
+    for table in tables[1:]:  # every data table's first row is a repeating header
+        flag = table.rows[0]._tr.trPr.find(qn("w:tblHeader"))
+        assert flag is not None and flag.get(qn("w:val")) == "true"
+    risk = next(t for t in tables if [c.text for c in t.rows[0].cells] == RISK_HEADER)
+    assert sorted(row.cells[0].text for row in risk.rows[1:]) == expected["risks"]
+    r2 = next(row for row in risk.rows if row.cells[0].text == "R2")
+    assert [c.text for c in r2.cells[2:6]] == ["5", "4", "20", "High"]
+    assert r2.cells[9].text == "Score up from 16"
+    status = next(t for t in tables if t.rows[0].cells[0].text == "Status")
+    counts = {row.cells[0].text: row.cells[2].text for row in status.rows[1:]}
+    assert counts["Achieved"] == "4" and counts["Partly achieved"] == "1"
+    objective_rows = [
+        row.cells[0].text
+        for t in tables
+        if t.rows[0].cells[0].text == "Ref" and t.rows[0].cells[1].text == "Objective"
+        for row in t.rows[1:]
+    ]
+    assert objective_rows == expected["objectives"]
+    assert any(s._inline.docPr.get("descr", "").startswith("Bar chart.")
+               for s in document.inline_shapes)  # fmt: skip
+
+
+# ----------------------------------------------------------------- HTML
+class Outline(HTMLParser):
+    """Headings, numbered paragraphs, tables (caption + rows) and the chart's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[str] = []
+        self.h1: list[str] = []
+        self.h2: list[str] = []
+        self.h3: list[str] = []
+        self.numbered: list[str] = []
+        self.tables: list[dict] = []
+        self.svg_title = self.svg_desc = ""
+        self.lang = None
+        self._text: list[str] = []
+        self._row: list[str] | None = None
+        self.th_scopes: set[str | None] = set()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "html":
+            self.lang = attrs.get("lang")
+        if tag == "table":
+            self.tables.append({"caption": "", "rows": []})
+        if tag == "tr":
+            self._row = []
+        if tag == "th":
+            self.th_scopes.add(attrs.get("scope"))
+        if tag in ("h1", "h2", "h3", "caption", "th", "td", "title", "desc", "span"):
+            self._text = []
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        text = " ".join("".join(self._text).split())
+        if tag in ("h1", "h2", "h3"):
+            getattr(self, tag).append(text)
+        elif tag == "caption":
+            self.tables[-1]["caption"] = text
+        elif tag in ("th", "td") and self._row is not None:
+            self._row.append(text)
+        elif tag == "tr" and self._row is not None:
+            self.tables[-1]["rows"].append(self._row)
+            self._row = None
+        elif tag == "title" and "svg" in self.stack:
+            self.svg_title = text
+        elif tag == "desc":
+            self.svg_desc = text
+        elif tag == "span" and re.fullmatch(r"\d+\.\d+", text):
+            self.numbered.append(text)
+        while self.stack and self.stack.pop() != tag:
+            pass
+
+    def handle_data(self, data):
+        self._text.append(data)
+
+
+def test_html_is_one_accessible_file_with_chart_and_its_data(story):
+    report, expected = story
+    html = render_html(report)
+    outline = Outline()
+    outline.feed(html)
+    assert outline.lang == "en-GB"
+    assert outline.h1 == [report.title]
+    assert outline.h2 == SECTIONS
+    assert outline.h3 == expected["themes"]
+    assert report.headline.sentence in html
+    for section in range(1, 10):
+        mine = [n for n in outline.numbered if n.startswith(f"{section}.")]
+        assert mine == [f"{section}.{i}" for i in range(1, len(mine) + 1)] and mine
+    by_caption = {t["caption"]: t["rows"] for t in outline.tables}
+    assert by_caption["Risk register"][0] == RISK_HEADER
+    assert sorted(r[0] for r in by_caption["Risk register"][1:]) == expected["risks"]
+    chart_rows = by_caption["Objectives by theme and status"]
+    assert [r[0] for r in chart_rows[1:]] == [f"Theme {n}" for n in range(1, 6)]
+    assert outline.svg_title == "Objectives by theme and status"
+    assert outline.svg_desc.startswith("Bar chart. Theme 1: ")
+    assert 'role="img"' in html and "@media print" in html
+    assert outline.th_scopes == {"col", "row"}
+    assert "<script" not in html and "http" not in html.replace("http://www.w3.org", "")
+    exception_text = html.split('id="s5"')[1].split('id="s6"')[0]
+    for oid in expected["exceptions"]:
+        assert f"<span>{oid} " in exception_text
+    # RAG in words next to every objective, never colour alone
+    assert "Red (off track)" in html and "Amber (at risk)" in html
+
+
+def test_html_escapes_what_officers_typed(story):
+    report, _ = story
+    section = report.sections[0]
+    from handlers.report.content import Paragraph
+
+    section.blocks.append(Paragraph("1.9", '<script>alert("x")</script> & <b>'))
+    try:
+        html = render_html(report)
+    finally:
+        section.blocks.pop()
+    assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+# ----------------------------------------------------------------- PDF
+def test_pdf_is_tagged_and_reads_back(story):
+    report, expected = story
+    reader = PdfReader(io.BytesIO(render_pdf(report)))
+    root = reader.trailer["/Root"]
+    assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]
+    assert root["/Lang"] == "en-GB"
+    text = "\n".join(page.extract_text() for page in reader.pages)
+    flat = " ".join(text.split())
+    assert report.headline.sentence in flat
+    for heading in SECTIONS:
+        assert heading in flat
+    for theme in expected["themes"]:
+        assert " ".join(theme.split()) in flat
+    for rid in expected["risks"]:
+        assert re.search(rf"\b{rid}\b", text)
+    for oid in expected["exceptions"]:
+        assert re.search(rf"5\.\d+ {re.escape(oid)} ", flat)
+    assert re.search(r"^3\.1 Of the 20 objectives", text, re.M)
+    assert "Likelihood" in flat and "Review" in flat
