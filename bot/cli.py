@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "bot.commands.teams_package",
     "bot.commands.digest",
     "bot.commands.store",
+    "bot.commands.dashboard_link",
 )
 
 
