@@ -26,6 +26,7 @@ from aiohttp import web
 from bot.web import STATIC, TEMPLATES, DashboardSettings, auth, views
 from storage.export import export_csv, export_xlsx
 from storage.repository import Repository
+from tracker.dates import LONDON
 from tracker.digest import day
 from tracker.model import Person, Status
 
@@ -58,7 +59,7 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters["day"] = lambda value: day(value) if value else "none"
-    env.filters["when"] = lambda moment: moment.strftime("%-d %b %Y %H:%M")
+    env.filters["when"] = lambda moment: moment.astimezone(LONDON).strftime("%-d %b %Y %H:%M")
     return env
 
 

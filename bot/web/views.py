@@ -177,7 +177,9 @@ def describe_change(change: Change, people: Mapping[str, str]) -> dict[str, Any]
     parts = []
     for field_name, values in change.changes.items():
         before, after = [*values, None, None][:2]
-        parts.append(f"{field_name.replace('_', ' ')}: {_show(before)} → {_show(after)}")
+        unit = "%" if field_name == "progress" else ""
+        was, now = (_show(v) + (unit if v is not None else "") for v in (before, after))
+        parts.append(f"{field_name.replace('_', ' ')}: {was} → {now}")
     return {
         "c": change,
         "who": people.get(change.actor, change.actor),
