@@ -86,6 +86,11 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["dashboard"]:  # `python -m bench dashboard`: bench/dashboard.py
+        from bench.dashboard import main as dashboard_main
+
+        return dashboard_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000", help="updates per store")
     parser.add_argument("--json", type=Path, help="write the figures here")
