@@ -277,7 +277,13 @@ class Dashboard:
         )
 
     async def _report_bytes(self, fmt: str) -> bytes | None:
-        """The committee report from handlers/report (another change), if it is installed."""
+        """The committee report from handlers/report (another change), if it is installed.
+
+        Expected interface: `build_report(repo, now)` (sync or async) returns the report's
+        content and `render_docx/render_html/render_pdf(content)` return bytes, str or a
+        Path. Missing module or function: None (the page says the report isn't available);
+        anything raised is logged and treated the same.
+        """
         try:
             report = importlib.import_module("handlers.report")
         except ImportError:
