@@ -90,13 +90,15 @@ def table(results: dict[str, dict[str, Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    # --- reader (issue 10): `python -m bench language` ---
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["language"]:
+    if argv[:1] == ["language"]:  # `python -m bench language`: bench/language.py (issue 10)
         from bench.language import main as language
 
         return language(argv[1:])
-    # --- end reader ---
+    if argv[:1] == ["dashboard"]:  # `python -m bench dashboard`: bench/dashboard.py (issue 11)
+        from bench.dashboard import main as dashboard_main
+
+        return dashboard_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="1000,10000,100000", help="updates per store")
     parser.add_argument("--json", type=Path, help="write the figures here")

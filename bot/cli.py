@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "bot.commands.digest",
     "bot.commands.store",
     "bot.commands.report",
+    "bot.commands.dashboard_link",
 )
 
 

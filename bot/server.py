@@ -121,6 +121,7 @@ def create_app(
     scheduler: HasHealth | None = None,
     delivery: Delivery | None = None,
     healthz_token: str | None = None,
+    dashboard: Any = None,  # bot.web.DashboardSettings; default from the environment
 ) -> web.Application:
     channels = channels or Channels()
     app = web.Application(client_max_size=512 * 1024)
@@ -158,6 +159,9 @@ def create_app(
         return web.json_response(body, status=200 if ok else 503, dumps=_dumps)
 
     app.router.add_get("/healthz", healthz)
+    from bot.web import add_dashboard  # the read-only dashboard: bot/web/
+
+    add_dashboard(app, repo, dashboard)
     if channels.teams:
         channels.teams.add_routes(app)
     if channels.slack:

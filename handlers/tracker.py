@@ -18,6 +18,7 @@ from datetime import datetime
 
 from handlers import (  # noqa: F401  (registers commands)
     basics,
+    dashboard,
     digest_commands,
     questions,
     report_commands,

@@ -147,6 +147,10 @@ class Repository:
         """The folder the store lives in (charts and other files go next to it)."""
         return self.store.directory
 
+    def export_tables(self) -> dict[str, list[dict[str, Any]]]:
+        """Every table as a list of documents with their ids (export, downloads)."""
+        return self.store.export_tables()
+
     @property
     def store_files(self) -> tuple[Path, Path]:
         """(snapshot, journal): the files a backup or an operator looks at."""

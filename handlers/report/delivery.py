@@ -49,7 +49,7 @@ async def save_report(
 ) -> Path:
     """Render and write the report durably, then remember it as the latest report."""
     if target is None:
-        target = Path(repo.store.directory) / REPORTS_DIR / f"{report.filename}.{fmt}"
+        target = repo.data_dir / REPORTS_DIR / f"{report.filename}.{fmt}"
     data = await asyncio.to_thread(render, report, fmt)
     await asyncio.to_thread(_write, target, data)
     await remember_report(repo, report)
