@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(results))
     print(f"\n{platform.python_implementation()} {platform.python_version()}, "
           f"{os.cpu_count()} CPUs, {platform.system()} {platform.release()}; update = "
-          f"Tracker.handle of an update message (text in, fsynced write, reply out).")  # fmt: skip
+          f"FrontDoor.handle of an update (text in, fsynced write, reply out).")  # fmt: skip
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0

@@ -1,13 +1,13 @@
 """`python -m bench language`: how well and how fast the reader understands officers.
 
-Accuracy: every case in tests/language/corpus/*.yaml through `Tracker.handle` on a fresh
+Accuracy: every case in tests/language/corpus/*.yaml through `FrontDoor.handle` on a fresh
 sample store, judged exactly as tests/language/test_corpus.py judges it, reported per
 family ("update", "due", "question"...) and overall.
 
 Speed: the same messages against the 100k-update store that `bench.fixture` builds (the
 one `python -m bench` uses), timed two ways: the reader alone (normalise, references,
 fields, intent, and the question reader where it runs), which is what the reader adds to
-each message, and the whole front door (`Tracker.handle`, including any durable write).
+each message, and the whole front door (`FrontDoor.handle`, including any durable write).
 """
 
 from __future__ import annotations
@@ -120,6 +120,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"  reader alone      p50 {figures['reader_p50_ms']:.3f} ms   "
           f"p99 {figures['reader_p99_ms']:.3f} ms   (budget: p99 <= 5 ms)")  # fmt: skip
-    print(f"  Tracker.handle    p50 {figures['handle_p50_ms']:.3f} ms   "
+    print(f"  FrontDoor.handle    p50 {figures['handle_p50_ms']:.3f} ms   "
           f"p99 {figures['handle_p99_ms']:.3f} ms   (anchor: front door incl. writes)")  # fmt: skip
     return 0

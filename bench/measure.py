@@ -1,6 +1,6 @@
 """The measurements, each run in a fresh process by `python -m bench` (see __main__).
 
-`measure_bot` times what users feel, through the whole handler (`Tracker.handle`: text
+`measure_bot` times what users feel, through the whole handler (`FrontDoor.handle`: text
 in, durable write, reply out), on a store built by `bench.fixture`. `measure_baselines`
 times, on the same documents, plain TinyDB with its default JSONStorage and the floor
 of any durable design: one JSON line appended and fsynced.

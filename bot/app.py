@@ -1,4 +1,4 @@
-"""Wiring: open the store, apply the strategy file, build the Tracker.
+"""Wiring: open the store, apply the strategy file, build the FrontDoor.
 
 Every entry point (console, server, CLI commands) starts here, so they all see the
 same store the same way and report a damaged store or a bad strategy file with the
@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from bot.settings import Settings
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from storage.repository import Repository, Source
 from tracker.strategy_file import Strategy, load_strategy
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class App:
     settings: Settings
     repo: Repository
-    tracker: Tracker
+    tracker: FrontDoor
     strategy: Strategy | None
 
     def default_person(self) -> str | None:
@@ -49,7 +49,7 @@ async def open_app(settings: Settings) -> App:
     except BaseException:
         repo.close()
         raise
-    return App(settings, repo, Tracker(repo), strategy)
+    return App(settings, repo, FrontDoor(repo), strategy)
 
 
 @contextlib.asynccontextmanager

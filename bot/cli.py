@@ -13,14 +13,14 @@ import logging
 import sys
 
 COMMAND_MODULES = (
-    "bot.commands.chat",
-    "bot.commands.serve",
-    "bot.commands.strategy",
-    "bot.commands.teams_package",
-    "bot.commands.digest",
-    "bot.commands.store",
-    "bot.commands.report",
-    "bot.commands.dashboard_link",
+    "bot.subcommands.chat",
+    "bot.subcommands.serve",
+    "bot.subcommands.strategy",
+    "bot.subcommands.teams_package",
+    "bot.subcommands.digest",
+    "bot.subcommands.store",
+    "bot.subcommands.report",
+    "bot.subcommands.dashboard_link",
 )
 
 

@@ -35,7 +35,7 @@ from aiohttp import web
 from bot.channels.common import is_loopback
 from bot.delivery import Delivery
 from bot.logs import RateLimitedLogger
-from handlers.message import TrackerLike
+from handlers.message import FrontDoorLike
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ class Channels:
 
 
 def build_channels(
-    env: Mapping[str, str], tracker: TrackerLike, repo: Repository, *, emulator: bool = False
+    env: Mapping[str, str], tracker: FrontDoorLike, repo: Repository, *, emulator: bool = False
 ) -> Channels:
     """The channels the environment configures; logs what is on, what is off and why."""
     channels = Channels()

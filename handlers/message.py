@@ -32,8 +32,8 @@ class IncomingMessage:
     conversation_id: str | None = None
 
 
-class TrackerLike(Protocol):
-    """What a channel needs from the core (the front door, `handlers.tracker.Tracker`):
+class FrontDoorLike(Protocol):
+    """What a channel needs from the core (the front door, `handlers.front_door.FrontDoor`):
     one message in, one channel-neutral Reply out. The one definition channels share."""
 
     async def handle(self, message: IncomingMessage) -> Reply: ...

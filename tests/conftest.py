@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.settings import SAMPLE_STRATEGY
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Reply
-from handlers.tracker import Tracker
 from storage.repository import Repository, Source
 from tracker.dates import LONDON
 from tracker.strategy_file import load_strategy
@@ -47,15 +47,15 @@ async def repo(tmp_path: Path, clock: Clock) -> AsyncIterator[Repository]:
 
 
 @pytest.fixture
-def tracker(repo: Repository, clock: Clock) -> Tracker:
-    return Tracker(repo, clock=clock)
+def tracker(repo: Repository, clock: Clock) -> FrontDoor:
+    return FrontDoor(repo, clock=clock)
 
 
 Say = Callable[..., "AsyncIterator[Reply]"]
 
 
 @pytest.fixture
-def say(tracker: Tracker) -> Callable[..., object]:
+def say(tracker: FrontDoor) -> Callable[..., object]:
     """`await say("1.4 done", as_="mkhan")` -> Reply; default speaker is the admin."""
     counter = iter(range(1, 10_000))
 

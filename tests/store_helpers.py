@@ -78,7 +78,7 @@ def store_files(data: Path) -> tuple[Path, Path]:
 
 def cli(*argv: str) -> int:
     """Run one of the store subcommands in-process, as `python -m bot ...` would."""
-    from bot.commands import store
+    from bot.subcommands import store
 
     parser = argparse.ArgumentParser()
     store.register(parser.add_subparsers(dest="command"))

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Kind
-from handlers.tracker import Tracker
 from storage.repository import Repository, Source
 from tests.conftest import SAMPLE_STRATEGY, Clock
 from tracker.dates import LONDON
@@ -35,7 +35,7 @@ async def due_after(tmp_path: Path, region: str | None, now: datetime, text: str
     repo = Repository.open(tmp_path / "data", clock=clock)
     try:
         await repo.load_strategy(load_strategy(strategy_file(tmp_path, region)), Source("t"))
-        tracker = Tracker(repo, clock=clock)
+        tracker = FrontDoor(repo, clock=clock)
         reply = await tracker.handle(IncomingMessage(text, Sender("test", person_id="tcarter")))
         assert reply.kind is Kind.CONFIRMATION, reply.as_text()
         return repo.objective("3.2").due.isoformat()
@@ -71,7 +71,7 @@ async def test_a_questions_window_in_working_days_honours_the_region(tmp_path):
     repo = Repository.open(tmp_path / "data", clock=clock)
     try:
         await repo.load_strategy(load_strategy(strategy_file(tmp_path, "Scotland")), Source("t"))
-        tracker = Tracker(repo, clock=clock)
+        tracker = FrontDoor(repo, clock=clock)
         reply = await tracker.handle(
             IncomingMessage(
                 "what's due in the next 2 working days?", Sender("test", person_id="tcarter")

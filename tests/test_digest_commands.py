@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from bot.scheduler import DigestScheduler
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Kind
-from handlers.tracker import Tracker
 from tests.digest_fixture import Recorder, build_history
 
 
 @pytest.fixture
 async def chat(tmp_path):
     repo, clock = await build_history(tmp_path / "data")
-    tracker = Tracker(repo, clock=clock)
+    tracker = FrontDoor(repo, clock=clock)
 
     async def say(text: str, as_: str = "tcarter"):
         return await tracker.handle(IncomingMessage(text, Sender("test", person_id=as_)))

@@ -128,8 +128,8 @@ async def test_nudges_can_be_switched_off(tmp_path):
 
 
 async def test_the_suggested_message_records_an_update_and_ends_the_nudges(bot):
+    from handlers.front_door import FrontDoor
     from handlers.message import IncomingMessage, Sender
-    from handlers.tracker import Tracker
 
     scheduler, clock, recorder = bot
     clock.set("2026-11-19 10:00")
@@ -140,7 +140,7 @@ async def test_the_suggested_message_records_an_update_and_ends_the_nudges(bot):
     assert suggested == "update 1.2 at risk 45% <what has happened>"
     clock.set("2026-11-19 11:00")
     message = suggested.replace("<what has happened>", "consultation closed, structure agreed")
-    tracker = Tracker(scheduler.repo, clock=clock)
+    tracker = FrontDoor(scheduler.repo, clock=clock)
     answer = await tracker.handle(IncomingMessage(message, Sender("test", person_id="ifloyd")))
     assert answer.title.startswith("Recorded update on 1.2")
     clock.set("2026-11-26 10:00")

@@ -12,10 +12,10 @@ from docx import Document
 
 from bot.cli import main
 from handlers import digest_content as digest
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Kind
 from handlers.report import LAST_REPORT, build_report, report_link, report_query
-from handlers.tracker import Tracker
 from tests.digest_fixture import NOW, SAMPLE, SINCE, build_history
 from tracker import progress
 from tracker.strategy_file import StrategyFileError, load_strategy
@@ -25,7 +25,7 @@ from tracker.strategy_file import StrategyFileError, load_strategy
 async def chat(tmp_path, monkeypatch):
     monkeypatch.delenv("PUBLIC_URL", raising=False)
     repo, clock = await build_history(tmp_path / "data")
-    tracker = Tracker(repo, clock=clock)
+    tracker = FrontDoor(repo, clock=clock)
 
     async def say(text: str, as_: str = "tcarter", channel: str = "console"):
         return await tracker.handle(IncomingMessage(text, Sender(channel, person_id=as_)))

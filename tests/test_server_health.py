@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from bot.server import Channels, build_channels, create_app
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from tests.fakes.harness import open_repo, serve
 
 
@@ -84,7 +84,7 @@ async def test_channel_routes_exist_only_when_configured(repo):
 
 
 def test_build_channels_reads_the_environment(repo, caplog):
-    tracker = Tracker(repo)
+    tracker = FrontDoor(repo)
     assert build_channels({}, tracker, repo) == Channels()
 
     with caplog.at_level(logging.WARNING):
@@ -117,7 +117,7 @@ def test_build_channels_reads_the_environment(repo, caplog):
 def test_port_comes_from_the_option_then_the_environment():
     from argparse import Namespace
 
-    from bot.commands.serve import DEFAULT_PORT, choose_address
+    from bot.subcommands.serve import DEFAULT_PORT, choose_address
 
     none = Namespace(host=None, port=None)
     assert choose_address(none, {}, emulator=False) == ("0.0.0.0", DEFAULT_PORT)

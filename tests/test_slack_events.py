@@ -1,7 +1,7 @@
 """Slack over HTTP: signed requests to the real server on 127.0.0.1, replies to a fake Slack.
 
 Every test drives the bot's aiohttp application through a socket, with the real
-Tracker and store behind it and the fake Slack Web API (tests/fakes/slack_api.py)
+FrontDoor and store behind it and the fake Slack Web API (tests/fakes/slack_api.py)
 answering the bot's slack_sdk client, pointed at it through SLACK_API_URL.
 """
 
@@ -17,8 +17,8 @@ import pytest
 
 from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
+from handlers.front_door import FrontDoor
 from handlers.reply import Reply
-from handlers.tracker import Tracker
 from tests.fakes.harness import (
     SIGNING_SECRET,
     direct_message,
@@ -39,7 +39,7 @@ MO = slack_id("mkhan")
 async def slack(tmp_path):
     api = await FakeSlackApi(users={MO: {"email": "mo.khan@example.gov.uk"}}).start()
     repo = await open_repo(tmp_path)
-    tracker = Tracker(repo)
+    tracker = FrontDoor(repo)
     settings = SlackSettings(api.token, SIGNING_SECRET, api_url=api.api_url)
     channel = SlackChannel(settings, tracker, repo)
     client = await serve(create_app(repo, channels=Channels(slack=channel)))
@@ -151,7 +151,7 @@ async def test_slash_command_acknowledges_then_answers_privately(slack):
 
 
 async def test_slack_is_acknowledged_before_the_work_is_done(tmp_path):
-    """Slack's 3-second limit: the HTTP answer must not wait for the Tracker."""
+    """Slack's 3-second limit: the HTTP answer must not wait for the FrontDoor."""
     release = asyncio.Event()
 
     class SlowTracker:

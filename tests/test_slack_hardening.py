@@ -15,8 +15,8 @@ import pytest
 
 from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
+from handlers.front_door import FrontDoor
 from handlers.reply import Reply
-from handlers.tracker import Tracker
 from storage.inbox import Inbox
 from storage.repository import Repository
 from tests.fakes.harness import (
@@ -39,7 +39,7 @@ MO_EMAIL = "mo.khan@example.gov.uk"
 class Bot:
     """One server on a data directory; `restart` is a new process on the same directory."""
 
-    def __init__(self, tmp_path, api, tracker_of=Tracker, **app_options):
+    def __init__(self, tmp_path, api, tracker_of=FrontDoor, **app_options):
         self.tmp_path, self.api, self.tracker_of = tmp_path, api, tracker_of
         self.app_options = app_options
 

@@ -9,8 +9,8 @@ import pytest
 
 from bot.channels.slack import SlackChannel, SlackSettings
 from bot.delivery import Delivery, Target
+from handlers.front_door import FrontDoor
 from handlers.reply import Item, Rag, Reply
-from handlers.tracker import Tracker
 from tests.fakes.harness import SIGNING_SECRET, open_repo, slack_id
 from tests.fakes.slack_api import FakeSlackApi
 
@@ -20,7 +20,7 @@ async def slack(tmp_path):
     api = await FakeSlackApi(users={"UFOUND": {"email": "mo.khan@example.gov.uk"}}).start()
     repo = await open_repo(tmp_path, skip=("mkhan",))  # Mo has only an e-mail address
     channel = SlackChannel(
-        SlackSettings(api.token, SIGNING_SECRET, api.api_url), Tracker(repo), repo
+        SlackSettings(api.token, SIGNING_SECRET, api.api_url), FrontDoor(repo), repo
     )
     yield api, repo, channel
     await api.close()

@@ -126,9 +126,9 @@ async def test_two_processes_writing_one_data_directory(tmp_path: Path) -> None:
 
 async def test_200_update_messages_through_the_handler_at_once(tmp_path: Path) -> None:
     """The same through the full handler: text in, durable write, reply out."""
+    from handlers.front_door import FrontDoor
     from handlers.message import IncomingMessage, Sender
     from handlers.reply import Kind
-    from handlers.tracker import Tracker
     from tests.store_helpers import SAMPLE
     from tracker.strategy_file import load_strategy
 
@@ -144,7 +144,7 @@ async def test_200_update_messages_through_the_handler_at_once(tmp_path: Path) -
         )  # fmt: skip
     await repo.load_strategy(strategy, Source("tcarter", "console", "load"))
     start, seq = initial(repo), repo.store.seq
-    tracker = Tracker(repo)
+    tracker = FrontDoor(repo)
     requested = {}
 
     async def send(n: int):

@@ -11,7 +11,7 @@ import asyncio
 
 from bot.channels.teams import TeamsChannel, TeamsSettings
 from bot.server import Channels, create_app
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import bf_message, open_repo, serve, teams_id
 
@@ -28,7 +28,7 @@ async def test_200_concurrent_teams_updates_are_each_stored_once(tmp_path):
     repo = await open_repo(tmp_path)
     settings = TeamsSettings(emulator=True, allowed_tenants=frozenset({"tenant-1"}))
     client = await serve(create_app(repo, channels=Channels(
-        teams=TeamsChannel(settings, Tracker(repo), repo))))  # fmt: skip
+        teams=TeamsChannel(settings, FrontDoor(repo), repo))))  # fmt: skip
     people = list(OWN_OBJECTIVE)
     try:
 

@@ -7,7 +7,7 @@ from botbuilder.schema import Activity, ChannelAccount, ConversationAccount, Men
 
 from bot.channels.teams import TeamsChannel, TeamsSettings, strip_bot_mention
 from bot.channels.teams_render import CARD_CONTENT_TYPE
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from tests.fakes.harness import open_repo, teams_id
 
 MO_AAD = teams_id("mkhan")
@@ -33,7 +33,7 @@ def template(user: ChannelAccount) -> Activity:
 async def test_activity_handler_routes_messages_to_the_tracker_and_replies(tmp_path):
     repo = await open_repo(tmp_path)
     try:
-        channel = TeamsChannel(TeamsSettings(emulator=True), Tracker(repo), repo)
+        channel = TeamsChannel(TeamsSettings(emulator=True), FrontDoor(repo), repo)
         mo = ChannelAccount(id="29:mo", name="Mo Khan", aad_object_id=MO_AAD)
         adapter = TestAdapter(channel.bot.on_turn, template(mo))
 
@@ -59,7 +59,7 @@ async def test_activity_handler_routes_messages_to_the_tracker_and_replies(tmp_p
 async def test_strangers_are_told_how_to_get_added(tmp_path):
     repo = await open_repo(tmp_path)
     try:
-        channel = TeamsChannel(TeamsSettings(emulator=True), Tracker(repo), repo)
+        channel = TeamsChannel(TeamsSettings(emulator=True), FrontDoor(repo), repo)
         stranger = ChannelAccount(id="29:x", name="Stranger", aad_object_id="aad-unknown")
         adapter = TestAdapter(channel.bot.on_turn, template(stranger))
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.channels.teams import TeamsChannel, TeamsSettings
 from bot.server import Channels, create_app
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import bf_message, open_repo, serve, snapshot, teams_id
 
@@ -23,7 +23,7 @@ APP = TeamsSettings(
 async def secured(tmp_path):
     connector = await FakeConnector().start()
     repo = await open_repo(tmp_path)
-    channel = TeamsChannel(APP, Tracker(repo), repo)
+    channel = TeamsChannel(APP, FrontDoor(repo), repo)
     client = await serve(create_app(repo, channels=Channels(teams=channel)))
     yield connector, repo, client
     await client.close()

@@ -16,7 +16,7 @@ import pytest
 from bot.channels.teams import TeamsChannel, TeamsSettings
 from bot.channels.teams_render import CARD_CONTENT_TYPE
 from bot.server import Channels, create_app
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import (
     bf_message,
@@ -41,7 +41,7 @@ async def start(tmp_path, settings=None, **repo_options):
     connector = await FakeConnector(members={"29:mo": MO_MEMBER}).start()
     repo = await open_repo(tmp_path, **repo_options)
     settings = settings or TeamsSettings(emulator=True, allowed_tenants=frozenset({"tenant-1"}))
-    channel = TeamsChannel(settings, Tracker(repo), repo)
+    channel = TeamsChannel(settings, FrontDoor(repo), repo)
     client = await serve(create_app(repo, channels=Channels(teams=channel)))
 
     async def close():

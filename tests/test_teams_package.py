@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from bot.cli import main
-from bot.commands.teams_package import TEAMS_DIR, build_package
+from bot.subcommands.teams_package import TEAMS_DIR, build_package
 
 APP_ID = "12345678-abcd-4ef0-9876-0123456789ab"
 

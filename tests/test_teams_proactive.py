@@ -10,8 +10,8 @@ from bot.channels.teams import TeamsChannel, TeamsSettings
 from bot.channels.teams_render import CARD_CONTENT_TYPE
 from bot.delivery import Delivery, Target, Undeliverable
 from bot.server import Channels, create_app
+from handlers.front_door import FrontDoor
 from handlers.reply import Item, Rag, Reply
-from handlers.tracker import Tracker
 from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import bf_message, open_repo, serve, teams_id
 
@@ -22,7 +22,7 @@ MO_AAD = teams_id("mkhan")
 async def teams(tmp_path):
     connector = await FakeConnector().start()
     repo = await open_repo(tmp_path)
-    channel = TeamsChannel(TeamsSettings(emulator=True), Tracker(repo), repo)
+    channel = TeamsChannel(TeamsSettings(emulator=True), FrontDoor(repo), repo)
     client = await serve(create_app(repo, channels=Channels(teams=channel)))
     yield connector, repo, channel, client
     await client.close()

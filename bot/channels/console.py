@@ -10,9 +10,9 @@ import asyncio
 import sys
 from typing import TextIO
 
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Reply
-from handlers.tracker import Tracker
 
 
 def render(reply: Reply) -> str:
@@ -20,7 +20,7 @@ def render(reply: Reply) -> str:
 
 
 async def run_console(
-    tracker: Tracker,
+    tracker: FrontDoor,
     person_id: str,
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,

@@ -18,7 +18,7 @@ Each request is handled in this order, and nothing is stored or run before step 
    live in the store for a day) is acknowledged and ignored. If the store cannot be
    written the answer is 500 and Slack retries later.
 3. Acknowledge with 200 at once (Slack allows 3 seconds); the inbox's workers then
-   store the user's channel ids for proactive messages, ask the Tracker and post the
+   store the user's channel ids for proactive messages, ask the FrontDoor and post the
    reply (in the message's thread; ephemerally for the command). Work acknowledged
    but not finished when the process died is done at the next start; if its change
    was already stored (`Repository.recorded_message`), it is not stored again.
@@ -30,8 +30,8 @@ matched against people's `slack_id` only. Message text is parsed only up to
 MAX_RAW_TEXT characters, with patterns that cannot backtrack across a `<`.
 
 This module only translates: who is asking (Slack user id, and e-mail when the app may
-read it) and what they said go to `Tracker.handle`; the Reply that comes back goes to
-`slack_render`. Identity resolution, permissions and wording belong to the Tracker.
+read it) and what they said go to `FrontDoor.handle`; the Reply that comes back goes to
+`slack_render`. Identity resolution, permissions and wording belong to the FrontDoor.
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bot.channels import slack_render
 from bot.channels.common import Undeliverable
 from bot.logs import RateLimitedLogger
-from handlers.message import IncomingMessage, Sender, TrackerLike
+from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
 from storage.inbox import Inbox, Item
 from storage.repository import Repository
@@ -79,7 +79,7 @@ EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 256 * 1024
 BODY_TIMEOUT_SECONDS = 10
 # Slack's own limit for a message is 40,000 characters; markup (mentions, links, entities)
-# adds to what the user typed. Text longer than this is not parsed: the Tracker refuses it.
+# adds to what the user typed. Text longer than this is not parsed: the FrontDoor refuses it.
 MAX_RAW_TEXT = 12_000
 EVENT_KIND = "slack:event"
 COMMAND_KIND = "slack:command"
@@ -127,7 +127,7 @@ def to_plain(text: str, bot_user_id: str | None = None) -> str:
     `<@U123>` becomes `@U123` (the bot's own mention is removed), `<#C1|general>`
     `#general`, `<!here>` `@here`, `<https://x|label>` `label (https://x)`, and the
     entities Slack adds for `&`, `<`, `>` are decoded, so a note is stored as typed.
-    Text over MAX_RAW_TEXT is returned untouched (the Tracker refuses it as too long).
+    Text over MAX_RAW_TEXT is returned untouched (the FrontDoor refuses it as too long).
     """
     if len(text) > MAX_RAW_TEXT:
         return text
@@ -157,7 +157,7 @@ class SlackChannel:
     def __init__(
         self,
         settings: SlackSettings,
-        tracker: TrackerLike,
+        tracker: FrontDoorLike,
         repo: Repository,
         *,
         clock: Callable[[], float] = time.time,

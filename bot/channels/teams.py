@@ -19,7 +19,7 @@ otherwise accept people from organisations that are not the council.
 What happens to a message: its conversation reference is stored (so digests can reach
 the person or channel later), the bot's @mention is stripped, the sender becomes a
 `Sender(channel="teams", user_id=<Entra object id>, email=..., display_name=...)`, the
-Tracker answers, and the Reply goes back as an Adaptive Card or plain text.
+FrontDoor answers, and the Reply goes back as an Adaptive Card or plain text.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from bot.channels.common import (
     teams_email_key,
     teams_user_key,
 )
-from handlers.message import IncomingMessage, Sender, TrackerLike
+from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
 from storage.inbox import Inbox
 from storage.repository import Repository
@@ -131,7 +131,7 @@ def strip_bot_mention(activity: Activity) -> str:
     bot's display name to re.sub as a pattern (so names with `(`, `+`, `.` misbehave).
     """
     text = activity.text or ""
-    if len(text) > MAX_MENTION_TEXT:  # the Tracker answers "too long"; no regex on it
+    if len(text) > MAX_MENTION_TEXT:  # the FrontDoor answers "too long"; no regex on it
         return text
     bot_id = activity.recipient.id if activity.recipient else None
     bot_name = (activity.recipient.name or "") if activity.recipient else ""
@@ -195,7 +195,7 @@ class TeamsChannel:
     def __init__(
         self,
         settings: TeamsSettings,
-        tracker: TrackerLike,
+        tracker: FrontDoorLike,
         repo: Repository,
         *,
         today: Callable[[], str] = lambda: datetime.now(UTC).date().isoformat(),

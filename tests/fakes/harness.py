@@ -1,7 +1,7 @@
 """Shared set-up for channel tests: a store with chat identities, servers on loopback.
 
 Everything runs for real: the bot's aiohttp application on 127.0.0.1 (aiohttp's
-TestServer), the real Tracker and Repository on a temporary data directory, and the
+TestServer), the real FrontDoor and Repository on a temporary data directory, and the
 fakes in this package standing in for Slack and the Bot Framework connector.
 """
 
@@ -23,7 +23,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.settings import SAMPLE_STRATEGY
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from storage.inbox import EXPIRING_PREFIXES
 from storage.repository import Repository, Source
 from tracker.strategy_file import load_strategy
@@ -59,8 +59,8 @@ async def open_repo(tmp_path: Path, **kwargs: Any) -> Repository:
     return repo
 
 
-def make_tracker(repo: Repository) -> Tracker:
-    return Tracker(repo)
+def make_tracker(repo: Repository) -> FrontDoor:
+    return FrontDoor(repo)
 
 
 def snapshot(repo: Repository) -> dict[str, Any]:
@@ -89,7 +89,7 @@ async def two_channel_bot(tmp_path: Path) -> AsyncIterator[SimpleNamespace]:
     api = await FakeSlackApi().start()
     connector = await FakeConnector().start()
     repo = await open_repo(tmp_path)
-    tracker = Tracker(repo)
+    tracker = FrontDoor(repo)
     slack = SlackChannel(SlackSettings(api.token, SIGNING_SECRET, api.api_url), tracker, repo)
     teams = TeamsChannel(TeamsSettings(emulator=True), tracker, repo)
     client = await serve(create_app(repo, channels=Channels(slack=slack, teams=teams)))

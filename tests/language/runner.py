@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 
 from bot.settings import SAMPLE_STRATEGY
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Kind, Reply
-from handlers.tracker import Tracker
 from storage.repository import Repository, Source
 from tracker.dates import LONDON
 from tracker.model import STATUS_SYNONYMS
@@ -108,7 +108,7 @@ class Store:
     def __init__(self) -> None:
         self._dir = tempfile.TemporaryDirectory()
         self.repo = Repository.open(Path(self._dir.name) / "data", clock=lambda: NOW)
-        self.tracker = Tracker(self.repo, clock=lambda: NOW)
+        self.tracker = FrontDoor(self.repo, clock=lambda: NOW)
 
     async def load(self) -> None:
         await self.repo.load_strategy(load_strategy(SAMPLE_STRATEGY), Source("system", "test"))
@@ -118,7 +118,7 @@ class Store:
         self._dir.cleanup()
 
 
-async def say(tracker: Tracker, text: str, speaker: str) -> Reply:
+async def say(tracker: FrontDoor, text: str, speaker: str) -> Reply:
     sender = Sender(channel="test", person_id=speaker)
     return await tracker.handle(IncomingMessage(text, sender, message_id="corpus"))
 

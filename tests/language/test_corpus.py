@@ -1,4 +1,4 @@
-"""Every corpus message through the front door (`Tracker.handle`), checked on reply and store.
+"""Every corpus message through the front door (`FrontDoor.handle`), checked on reply and store.
 
 The corpus (tests/language/corpus/*.yaml) is written as officers type; `runner.judge`
 holds what each expectation means, including the no-silent-loss rule for changes.

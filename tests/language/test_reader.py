@@ -111,8 +111,8 @@ def _with_aliases(tmp_path: Path, objective_line: str) -> Path:
 
 
 async def test_strategy_file_aliases_name_an_objective(tmp_path, clock):
+    from handlers.front_door import FrontDoor
     from handlers.message import IncomingMessage, Sender
-    from handlers.tracker import Tracker
 
     path = _with_aliases(
         tmp_path,
@@ -123,7 +123,7 @@ async def test_strategy_file_aliases_name_an_objective(tmp_path, clock):
     try:
         await repo.load_strategy(load_strategy(path), Source("system", "test"))
         assert repo.objective("1.1").aliases == ("EDRMS", "document management", "records system")
-        reply = await Tracker(repo, clock=clock).handle(
+        reply = await FrontDoor(repo, clock=clock).handle(
             IncomingMessage("records system 61%", Sender("test", person_id="tcarter"))
         )
         assert reply.kind is Kind.CONFIRMATION, reply.as_text()

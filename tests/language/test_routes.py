@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.router import REGISTRY, ROUTE_ORDER, ordered
-from handlers.tracker import Tracker
 from tracker.dates import LONDON
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -32,7 +32,7 @@ def test_every_command_has_a_place_in_the_route_order() -> None:
     assert sorted(c.name for c in REGISTRY) == sorted(ROUTE_ORDER)
 
 
-async def _route(tracker: Tracker, text: str, clock) -> str | None:
+async def _route(tracker: FrontDoor, text: str, clock) -> str | None:
     from handlers.context import Context
     from handlers.reader import normalise
 

@@ -20,7 +20,7 @@ import pytest
 from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
 from bot.web import DashboardSettings
-from handlers.tracker import Tracker
+from handlers.front_door import FrontDoor
 from tests.fakes.harness import (
     SIGNING_SECRET,
     direct_message,
@@ -49,7 +49,7 @@ class MovableClock:
 async def dashboard_site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator:
     api = await FakeSlackApi().start()
     repo = await open_repo(tmp_path)
-    tracker = Tracker(repo)
+    tracker = FrontDoor(repo)
     slack = SlackChannel(SlackSettings(api.token, SIGNING_SECRET, api.api_url), tracker, repo)
     clock = MovableClock()
     monkeypatch.setenv("DASHBOARD_SECRET", SECRET.decode())

@@ -16,8 +16,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from bot.commands.errors import fail
 from bot.settings import Settings, add_store_options
+from bot.subcommands.errors import fail
 from storage.engine import DocumentStore
 from storage.export import export_csv, export_json, export_xlsx, import_json
 from storage.files import free_name

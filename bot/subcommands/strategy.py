@@ -11,8 +11,8 @@ import asyncio
 import sys
 
 from bot.app import running_app
-from bot.commands.errors import report_errors
 from bot.settings import Settings, add_store_options
+from bot.subcommands.errors import report_errors
 from storage.repository import Source
 from tracker.strategy_file import StrategyFileError, load_strategy, read_objectives_csv
 

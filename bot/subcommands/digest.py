@@ -17,8 +17,8 @@ import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.commands.errors import report_errors
 from bot.settings import Settings, add_store_options
+from bot.subcommands.errors import report_errors
 from handlers import digest_content as digest
 from handlers.resolve import find_directorate
 from storage.repository import Repository, Source

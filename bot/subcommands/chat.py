@@ -8,9 +8,9 @@ import sys
 
 from bot.app import running_app
 from bot.channels.console import run_console
-from bot.commands.errors import report_errors
 from bot.scheduler import ConsoleDelivery, scheduler_for
 from bot.settings import Settings, add_store_options
+from bot.subcommands.errors import report_errors
 from handlers.resolve import find_person
 
 

@@ -1,6 +1,6 @@
 """The core's front door: one chat message in, one channel-neutral reply out.
 
-Channels call `Tracker.handle`. It cleans the text (length cap, control characters),
+Channels call `FrontDoor.handle`. It cleans the text (length cap, control characters),
 works out who is speaking, turns away strangers with instructions instead of
 silence, routes the message to a command, and converts refusals and mistakes into
 friendly replies. Commands raise `NotAllowed` for permission refusals; anything a
@@ -53,7 +53,7 @@ def clean_text(text: str) -> tuple[str, int]:
     return " ".join(cleaned.split()), removed
 
 
-class Tracker:
+class FrontDoor:
     """The channel-neutral bot. Create one per process and share it between channels."""
 
     def __init__(self, repo: Repository, clock: Callable[[], datetime] | None = None) -> None:

@@ -17,12 +17,12 @@ from collections.abc import Mapping
 
 from bot.app import running_app
 from bot.channels.common import is_loopback
-from bot.commands.errors import report_errors
 from bot.delivery import Delivery
 from bot.logs import install as install_log_limits
 from bot.scheduler import scheduler_for
 from bot.server import CappedSite, build_channels, connection_cap, create_app, make_runner
 from bot.settings import Settings, add_store_options
+from bot.subcommands.errors import report_errors
 
 DEFAULT_PORT = 3978  # the Bot Framework's customary port
 
