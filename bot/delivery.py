@@ -75,11 +75,6 @@ class DeliveryResult:
     detail: str = ""
     attempts: list[str] = field(default_factory=list)
 
-    @property
-    def ok(self) -> bool:
-        """The name the digest scheduler reads: did the message arrive?"""
-        return self.delivered
-
     def raise_for_failure(self) -> DeliveryResult:
         if not self.delivered:
             raise Undeliverable(f"could not reach {self.recipient}: {self.detail}")
@@ -237,3 +232,20 @@ class Delivery:
             if self.slack:
                 parts.append("the strategy file has no Slack id or e-mail for them")
         return "; ".join(parts)
+
+
+class ConsoleDelivery:
+    """Prints each message; for `chat --digests` and tests."""
+
+    def __init__(self, repo: Repository | None = None, stream: TextIO | None = None) -> None:
+        self.repo = repo
+        self.stream = stream
+
+    async def send(self, recipient: str, reply: Reply) -> DeliveryResult:
+        person = self.repo.person(recipient) if self.repo else None
+        label = person.name if person else recipient
+        stream = self.stream or sys.stdout
+        print(f"\n──── to {label} ({recipient}) ────", file=stream)
+        print(reply.as_text(), file=stream)  # includes "(chart saved to ...)"
+        stream.flush()
+        return DeliveryResult(recipient, True, "console")

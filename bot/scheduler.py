@@ -26,13 +26,12 @@ import contextlib
 import logging
 import os
 import socket
-import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
@@ -59,7 +58,7 @@ STUCK_AFTER = timedelta(hours=1)
 
 
 # ----------------------------------------------------------------- delivery
-class Delivery(Protocol):
+class Sends(Protocol):
     """What the scheduler needs from the channels: `bot.delivery.Delivery.send`.
 
     `recipient` is a person id, or "strategy-group" for the strategy group's channel;
@@ -67,23 +66,6 @@ class Delivery(Protocol):
     """
 
     async def send(self, recipient: str, reply: Reply) -> DeliveryResult: ...
-
-
-class ConsoleDelivery:
-    """Prints each message; the stand-in channel until Slack and Teams deliver."""
-
-    def __init__(self, repo: Repository | None = None, stream: TextIO | None = None) -> None:
-        self.repo = repo
-        self.stream = stream
-
-    async def send(self, recipient: str, reply: Reply) -> DeliveryResult:
-        person = self.repo.person(recipient) if self.repo else None
-        label = person.name if person else recipient
-        stream = self.stream or sys.stdout
-        print(f"\n──── to {label} ({recipient}) ────", file=stream)
-        print(reply.as_text(), file=stream)  # includes "(chart saved to ...)"
-        stream.flush()
-        return DeliveryResult(recipient, True, "console")
 
 
 # ----------------------------------------------------------------- trigger
@@ -136,7 +118,7 @@ class DigestScheduler:
     def __init__(
         self,
         repo: Repository,
-        delivery: Delivery,
+        delivery: Sends,
         config: ScheduleConfig | None = None,
         *,
         clock=None,
@@ -458,7 +440,7 @@ class DigestScheduler:
         }
 
 
-def scheduler_for(repo: Repository, settings: Any, delivery: Delivery) -> DigestScheduler:
+def scheduler_for(repo: Repository, settings: Any, delivery: Sends) -> DigestScheduler:
     """The scheduler for an app: settings from the strategy file's `digests:` section.
 
     `settings` is a `bot.settings.Settings` (strategy_file, data_dir); charts are kept

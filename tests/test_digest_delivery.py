@@ -19,15 +19,15 @@ MONDAY_0905 = datetime(2026, 11, 23, 9, 5, tzinfo=UTC)  # GMT: 09:05 London
 async def test_unreachable_people_are_failures_not_sends(repo):
     delivery = Delivery(repo)  # neither Slack nor Teams configured in this process
     result = await delivery.send("mkhan", Reply(title="hello"))
-    assert not result.ok and "neither Slack nor Teams" in result.detail
+    assert not result.delivered and "neither Slack nor Teams" in result.detail
     group = await delivery.send(STRATEGY_GROUP, Reply(title="hello"))
-    assert not group.ok and "Tina Carter" in group.detail
+    assert not group.delivered and "Tina Carter" in group.detail
 
 
 async def test_strategy_group_without_channel_goes_to_each_member(repo):
     console = io.StringIO()
     result = await Delivery(repo, console=console).send(STRATEGY_GROUP, Reply(title="Weekly"))
-    assert result.ok
+    assert result.delivered
     printed = console.getvalue()
     for name in ("Tina Carter", "Ravi Grant", "Iain Floyd", "Sunita Patel"):
         assert f"to {name}" in printed

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.scheduler import ConsoleDelivery, DigestScheduler
+from bot.delivery import ConsoleDelivery
+from bot.scheduler import DigestScheduler
 from storage.repository import Repository
 from tests.digest_fixture import LONDON, NOW, Recorder, build_history
 from tracker.schedule import ScheduleConfig

@@ -8,7 +8,8 @@ import sys
 
 from bot.app import running_app
 from bot.channels.console import run_console
-from bot.scheduler import ConsoleDelivery, scheduler_for
+from bot.delivery import ConsoleDelivery
+from bot.scheduler import scheduler_for
 from bot.settings import Settings, add_store_options
 from bot.subcommands.errors import report_errors
 from handlers.resolve import find_person
