@@ -42,6 +42,7 @@ from botbuilder.integration.aiohttp import (
     ConfigurationBotFrameworkAuthentication,
 )
 from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
+from botframework.connector.auth import AuthenticationConstants
 
 from bot.channels import teams_render
 from bot.channels.common import (
@@ -50,6 +51,12 @@ from bot.channels.common import (
     teams_conversation_key,
     teams_email_key,
     teams_user_key,
+)
+from bot.channels.teams_auth import (
+    KEYS_TIMEOUT,
+    CachedCredentialsFactory,
+    MicrosoftUnavailable,
+    install_timed_key_fetching,
 )
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
@@ -71,6 +78,11 @@ class TeamsSettings:
     app_type: str = "MultiTenant"
     emulator: bool = False  # explicit anonymous local mode (Bot Framework Emulator)
     allowed_tenants: frozenset[str] = field(default_factory=frozenset)
+    # Where Microsoft is reached; empty means botbuilder's public-cloud addresses.
+    # Tests point these at fakes on 127.0.0.1 (tests/fakes/microsoft.py).
+    token_endpoint: str = ""  # OAuth 2.0 token URL for the bot's own replies
+    openid_metadata_url: str = ""  # the Bot Framework's OpenID document (signing keys)
+    microsoft_timeout: float = KEYS_TIMEOUT  # seconds for any one call to Microsoft
 
     @property
     def anonymous(self) -> bool:
@@ -218,8 +230,24 @@ class TeamsChannel:
                 "MICROSOFT_APP_ID is set but MICROSOFT_APP_PASSWORD is not: the bot could "
                 "not sign its replies (see docs/channels.md)."
             )
+        self.credentials: CachedCredentialsFactory | None = None
+        if settings.app_id and settings.app_password:
+            self.credentials = CachedCredentialsFactory(
+                settings.app_id,
+                settings.app_password,
+                settings.tenant_id,
+                token_endpoint=settings.token_endpoint,
+                timeout=settings.microsoft_timeout,
+            )
+        channel_keys = AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+        self.keys = install_timed_key_fetching(
+            {channel_keys: settings.openid_metadata_url} if settings.openid_metadata_url else None,
+            timeout=settings.microsoft_timeout,
+        )
         try:
-            self.auth = ConfigurationBotFrameworkAuthentication(settings.configuration())
+            self.auth = ConfigurationBotFrameworkAuthentication(
+                settings.configuration(), credentials_factory=self.credentials
+            )
         except Exception as error:  # botbuilder raises bare Exception for missing settings
             raise ValueError(
                 f"Teams settings are incomplete: {error}. MICROSOFT_APP_TYPE=SingleTenant "
@@ -270,9 +298,15 @@ class TeamsChannel:
             activity = Activity().deserialize(raw)
         except Exception:  # msrest raises its own DeserializationError family
             return web.Response(status=400, text="expected an activity")
-        auth_header = request.headers.get("Authorization", "")
+        return await self._process(request.headers.get("Authorization", ""), activity)
+
+    async def _process(self, auth_header: str, activity: Activity) -> web.Response:
+        """botbuilder's authentication and the turn, its failures as short answers."""
         try:
             response = await self.adapter.process_activity(auth_header, activity, self.bot.on_turn)
+        except MicrosoftUnavailable as error:  # Microsoft slow or down: this request only
+            log.warning("Bot Framework request not handled: %s", error)
+            return web.Response(status=503, text="Microsoft sign-in unavailable, retry later")
         except (web.HTTPUnauthorized, PermissionError) as error:
             log.warning("Bot Framework request refused: not authenticated (%s)", error)
             return web.Response(status=401, text="unauthorized")
