@@ -1,0 +1,112 @@
+"""SIGKILL `python -m bot serve` during bursts of mixed Slack and Teams updates (issue 9).
+
+Teams turns are handled inline: botbuilder's CloudAdapter runs the whole turn (the
+update stored durably, the reply posted to the connector) before `/api/messages`
+answers, so a Teams 2xx is only ever sent for an activity already handled. Slack work
+goes through the durable inbox (tests/test_slack_sigkill.py). Here both share a server
+that is killed part-way through each burst, after a random count of acknowledgements;
+after a last start every Slack 200 and every Teams 2xx must be stored exactly once and
+answered, and nothing may be stored twice, acknowledged or not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+
+import aiohttp
+
+from storage.repository import Repository
+from tests.fakes.connector import FakeConnector
+from tests.fakes.harness import SIGNING_SECRET, bf_message, slack_headers, teams_id
+from tests.fakes.slack_api import FakeSlackApi
+from tests.test_server_serve import base_env, start_server
+from tests.test_slack_sigkill import MO, _request
+
+ROUNDS, BURST, AT_ONCE = 4, 120, 20
+
+
+async def test_acknowledged_slack_and_teams_updates_survive_sigkills_exactly_once(tmp_path):
+    rng = random.Random(11)
+    api = await FakeSlackApi(users={MO: {"email": "mo.khan@example.gov.uk"}}).start()
+    connector = await FakeConnector().start()
+    env = {**base_env(), "SLACK_BOT_TOKEN": api.token, "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+           "SLACK_API_URL": api.api_url, "BOT_EMULATOR": "1"}  # fmt: skip
+    slack_acked: dict[str, str] = {}  # note -> where its reply goes
+    teams_acked: dict[str, str] = {}  # note -> activity id (the reply's replyToId)
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            for round_ in range(ROUNDS):
+                process, url = await start_server(tmp_path, env)
+                limit, acked, killing = asyncio.Semaphore(AT_ONCE), [], asyncio.Event()
+                kill_after = rng.randint(10, BURST - 30)
+
+                def count(note: str, acked=acked, killing=killing, kill_after=kill_after):
+                    acked.append(note)
+                    if len(acked) >= kill_after:
+                        killing.set()
+
+                async def slack(i: int, round_=round_, url=url, limit=limit, count=count):
+                    note, key, body, kind = _request(api, round_, i)
+                    headers = slack_headers(body, content_type=kind)
+                    async with (
+                        limit,
+                        http.post(f"{url}/slack/events", data=body, headers=headers) as r,
+                    ):
+                        if r.status == 200:
+                            slack_acked[note] = key
+                            count(note)
+
+                async def teams(i: int, round_=round_, url=url, limit=limit, count=count):
+                    note, activity_id = f"tcrash{round_}x{i}", f"act{round_}x{i}"
+                    activity = bf_message(
+                        f"update 3.2 on track 60% {note}",
+                        service_url=connector.service_url,
+                        aad=teams_id("mkhan"),
+                        activity_id=activity_id,
+                    )
+                    async with limit, http.post(f"{url}/api/messages", json=activity) as r:
+                        if 200 <= r.status < 300:
+                            teams_acked[note] = activity_id
+                            count(note)
+
+                burst = [
+                    asyncio.ensure_future(teams(i) if i % 2 else slack(i)) for i in range(BURST)
+                ]
+                await asyncio.wait_for(killing.wait(), 30)
+                process.send_signal(signal.SIGKILL)
+                await process.wait()
+                await asyncio.gather(*burst, return_exceptions=True)
+
+            process, url = await start_server(tmp_path, env)  # recovery
+            try:
+                for _ in range(300):
+                    answered = {c.get("thread_ts") for c in api.of("chat.postMessage")}
+                    answered |= set(api.response_ids)
+                    if set(slack_acked.values()) <= answered:
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(process.wait(), 20)
+    finally:
+        await connector.close()
+        await api.close()
+
+    assert slack_acked and teams_acked  # both channels were acknowledged in bursts ...
+    assert len(slack_acked) + len(teams_acked) < ROUNDS * BURST  # ... and kills cut them
+    missing = set(slack_acked.values()) - answered
+    assert not missing, f"{len(missing)} acknowledged Slack updates never answered"
+    replied_to = {s.reply_to for s in connector.sent}
+    unanswered = set(teams_acked.values()) - replied_to
+    assert not unanswered, f"{len(unanswered)} acknowledged Teams updates never answered"
+    repo = Repository.open(tmp_path / "data")
+    try:
+        notes = [u.note for u in repo.updates_for("3.2")]
+    finally:
+        repo.close()
+    doubled = {n for n in notes if notes.count(n) > 1}
+    assert not doubled, f"stored twice: {sorted(doubled)[:5]}"
+    lost = (set(slack_acked) | set(teams_acked)) - set(notes)
+    assert not lost, f"{len(lost)} acknowledged updates not stored: {sorted(lost)[:5]}"
