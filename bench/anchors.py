@@ -60,12 +60,45 @@ def bare_bolt(port: int, api: str, token: str, secret: str) -> None:
     app.start(port=port, path="/slack/events", host="127.0.0.1")
 
 
+def bare_botbuilder(port: int) -> None:
+    """A bare botbuilder echo bot (CloudAdapter, no app id: the Emulator's mode)."""
+    from types import SimpleNamespace
+
+    from botbuilder.core import ActivityHandler, TurnContext
+    from botbuilder.integration.aiohttp import (
+        CloudAdapter,
+        ConfigurationBotFrameworkAuthentication,
+    )
+
+    config = SimpleNamespace(
+        APP_ID=None, APP_PASSWORD=None, APP_TENANTID=None, APP_TYPE="MultiTenant"
+    )
+    adapter = CloudAdapter(ConfigurationBotFrameworkAuthentication(config))
+
+    class Echo(ActivityHandler):
+        async def on_message_activity(self, turn_context: TurnContext) -> None:
+            await turn_context.send_activity("ok")
+
+    bot = Echo()
+
+    async def messages(request: web.Request) -> web.Response:
+        response = await adapter.process(request, bot)
+        return response or web.Response(status=201)
+
+    app = web.Application()
+    app.router.add_post("/api/messages", messages)
+    web.run_app(app, host="127.0.0.1", port=port, print=lambda *_: print("listening", flush=True))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.anchors")
-    parser.add_argument("kind", choices=("aiohttp", "bolt"))
+    parser.add_argument("kind", choices=("aiohttp", "bolt", "botbuilder"))
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--api", required=True)
     args = parser.parse_args()
+    if args.kind == "botbuilder":  # teams2: the Teams anchor
+        bare_botbuilder(args.port)
+        return
     token, secret = os.environ["SLACK_BOT_TOKEN"], os.environ["SLACK_SIGNING_SECRET"]
     if args.kind == "aiohttp":
         bare_aiohttp(args.port, args.api, token)

@@ -1,4 +1,4 @@
-"""`python -m bench serve`: the Slack endpoint end to end, beside anchors on the same fakes.
+"""`python -m bench serve`: Slack and Teams end to end, beside anchors on the same fakes.
 
 For each store size a fixture store is built (bench.fixture), then three servers run
 in turn as real processes on 127.0.0.1, each against this process's fake Slack Web API:
@@ -8,6 +8,13 @@ slack_bolt AsyncApp echo (bench/anchors.py). Each gets signed `app_mention` even
 latency runs from sending the request to the fake receiving the reply in its thread.
 Reported: p50/p99 per concurrency, messages/s at 50 (saturation) and the server's CPU
 time (user + system, from /proc) per message over the whole run.
+
+Teams (teams2, issue 9): the bot in Emulator mode (no token checks, as the anchor has
+none) gets message activities from an officer whose Entra id the fixture's strategy is
+given; the same fake answers as the Bot Framework connector, and a message's latency
+runs to the reply's POST carrying its replyToId. The anchor is a bare botbuilder
+CloudAdapter echo bot. A last run sends Slack and Teams at once to one server and
+reports each channel's acknowledgement p50/p99 (Slack allows 3 s).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +54,23 @@ class FakeSlack:
     async def start(self) -> None:
         app = web.Application()
         app.router.add_post("/api/{method}", self.api)
+        app.router.add_post("/v3/conversations/{cid}/activities/{aid}", self.activity)
+        app.router.add_post("/v3/conversations/{cid}/activities", self.activity)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}/api/"
+        self.service_url = f"http://127.0.0.1:{port}/"
+
+    async def activity(self, request: web.Request) -> web.Response:
+        """The Bot Framework connector: a Teams reply resolves the waiter for its replyToId."""
+        await request.read()
+        waiter = self.waiting.pop(request.match_info.get("aid", ""), None)
+        if waiter and not waiter.done():
+            waiter.set_result(time.perf_counter())
+        return web.json_response({"id": uuid.uuid4().hex})
 
     async def api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -123,90 +142,180 @@ async def start(command: list[str], port: int, env: dict[str, str]) -> asyncio.s
     raise SystemExit(f"{command[:4]} did not start")
 
 
-async def drive(
-    fake: FakeSlack, port: int, user: str, objective: str, pid: int, messages: int
-) -> dict[str, Any]:
+def slack_sender(
+    fake: FakeSlack, port: int, user: str, objective: str
+) -> Callable[[aiohttp.ClientSession, int], Awaitable[tuple[float, float]]]:
+    """One signed app_mention: (ack ms, reply ms) from sending it."""
     url = f"http://127.0.0.1:{port}/slack/events"
+
+    async def one(http: aiohttp.ClientSession, n: int) -> tuple[float, float]:
+        ts = f"{int(time.time())}.{n:06d}"
+        event = {
+            "type": "app_mention", "user": user, "channel": "CBENCH", "ts": ts,
+            "event_ts": ts, "text": f"<@UBOT> update {objective} on track 60% bench{n}",
+        }  # fmt: skip
+        payload = {
+            "type": "event_callback", "team_id": "T1", "api_app_id": "A1",
+            "event_id": f"Ev{uuid.uuid4().hex[:12]}", "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
+            "event": event,
+        }  # fmt: skip
+        body = json.dumps(payload).encode()
+        return await timed(fake, ts, http.post(url, data=body, headers=signed(body)))
+
+    return one
+
+
+def teams_sender(
+    fake: FakeSlack, port: int, aad: str, objective: str
+) -> Callable[[aiohttp.ClientSession, int], Awaitable[tuple[float, float]]]:
+    """One Teams message activity (Emulator mode: no token): (ack ms, reply ms)."""
+    url = f"http://127.0.0.1:{port}/api/messages"
+
+    async def one(http: aiohttp.ClientSession, n: int) -> tuple[float, float]:
+        activity_id = f"bench-{uuid.uuid4().hex}"
+        activity = {
+            "type": "message", "id": activity_id, "channelId": "msteams",
+            "serviceUrl": fake.service_url, "text": f"update {objective} on track 60% t{n}",
+            "from": {"id": "29:bench", "name": "Bench", "aadObjectId": aad},
+            "conversation": {"id": "a:bench", "conversationType": "personal"},
+            "recipient": {"id": "28:bot", "name": "Strategy Tracker"},
+        }  # fmt: skip
+        return await timed(fake, activity_id, http.post(url, json=activity))
+
+    return one
+
+
+async def timed(fake: FakeSlack, key: str, post: Any) -> tuple[float, float]:
+    waiter = asyncio.get_running_loop().create_future()
+    fake.waiting[key] = waiter
+    began = time.perf_counter()
+    async with post as response:
+        assert response.status in (200, 201), response.status
+    acked = time.perf_counter()
+    replied = await asyncio.wait_for(waiter, 30)
+    return (acked - began) * 1000, (replied - began) * 1000
+
+
+async def phase(
+    http: aiohttp.ClientSession, one: Any, first: int, concurrency: int, count: int
+) -> tuple[list[tuple[float, float]], float]:
+    numbers = iter(range(first, first + count))
+    results: list[tuple[float, float]] = []
+
+    async def worker() -> None:
+        for n in numbers:
+            results.append(await one(http, n))
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return results, time.perf_counter() - began
+
+
+def p99(values: list[float]) -> float:
+    values = sorted(values)
+    return round(values[max(0, int(len(values) * 0.99) - 1)], 2)
+
+
+async def drive(one: Any, pid: int, messages: int) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     sent = 0
-    connector = aiohttp.TCPConnector(limit=100)
-    async with aiohttp.ClientSession(connector=connector) as http:
-
-        async def one(n: int) -> float:
-            ts = f"{int(time.time())}.{n:06d}"
-            event = {
-                "type": "app_mention", "user": user, "channel": "CBENCH", "ts": ts,
-                "event_ts": ts, "text": f"<@UBOT> update {objective} on track 60% bench{n}",
-            }  # fmt: skip
-            payload = {
-                "type": "event_callback", "team_id": "T1", "api_app_id": "A1",
-                "event_id": f"Ev{uuid.uuid4().hex[:12]}", "event_time": int(time.time()),
-                "authorizations": [{"team_id": "T1", "user_id": "UBOT", "is_bot": True}],
-                "event": event,
-            }  # fmt: skip
-            body = json.dumps(payload).encode()
-            waiter = asyncio.get_running_loop().create_future()
-            fake.waiting[ts] = waiter
-            began = time.perf_counter()
-            async with http.post(url, data=body, headers=signed(body)) as response:
-                assert response.status == 200, response.status
-            return (await asyncio.wait_for(waiter, 30) - began) * 1000
-
-        async def phase(concurrency: int, count: int) -> tuple[list[float], float]:
-            nonlocal sent
-            numbers = iter(range(sent, sent + count))
-            sent += count
-            latencies: list[float] = []
-
-            async def worker() -> None:
-                for n in numbers:
-                    latencies.append(await one(n))
-
-            began = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
-            return latencies, time.perf_counter() - began
-
-        await phase(5, 20)  # warm-up: imports, caches, the first connection
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+        await phase(http, one, 0, 5, 20)  # warm-up: imports, caches, the first connection
+        sent = 20
         cpu_before, total = cpu_seconds(pid), 0
         for concurrency in CONCURRENCY:
             count = messages if concurrency > 1 else max(20, messages // 3)
-            latencies, elapsed = await phase(concurrency, count)
+            results, elapsed = await phase(http, one, sent, concurrency, count)
+            sent += count
             total += count
-            latencies.sort()
+            latencies = [reply for _, reply in results]
             figures[f"c{concurrency}_p50_ms"] = round(statistics.median(latencies), 2)
-            figures[f"c{concurrency}_p99_ms"] = round(latencies[int(len(latencies) * 0.99) - 1], 2)
+            figures[f"c{concurrency}_p99_ms"] = p99(latencies)
             if concurrency == CONCURRENCY[-1]:
                 figures["per_s"] = round(count / elapsed, 1)
         figures["cpu_ms_per_msg"] = round((cpu_seconds(pid) - cpu_before) * 1000 / total, 2)
     return figures
 
 
+async def drive_mixed(slack: Any, teams: Any, messages: int) -> dict[str, Any]:
+    """Slack and Teams at 25 concurrent each, at once: each channel's ack p50/p99."""
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100)) as http:
+        (slack_results, elapsed), (teams_results, _) = await asyncio.gather(
+            phase(http, slack, 10_000_000, 25, messages),
+            phase(http, teams, 10_000_000, 25, messages),
+        )
+    slack_acks = [ack for ack, _ in slack_results]
+    teams_acks = [ack for ack, _ in teams_results]
+    return {
+        "slack_ack_p50_ms": round(statistics.median(slack_acks), 2),
+        "slack_ack_p99_ms": p99(slack_acks),
+        "teams_ack_p50_ms": round(statistics.median(teams_acks), 2),
+        "teams_ack_p99_ms": p99(teams_acks),
+        "both_per_s": round(2 * messages / elapsed, 1),
+    }
+
+
+def strategy_with_teams_ids(directory: Path) -> Path:
+    """The fixture's strategy with a Teams (Entra) id for everyone who has a Slack id."""
+    raw = yaml.safe_load((directory / "strategy.yaml").read_text(encoding="utf-8"))
+    for person in raw["people"]:
+        if person.get("slack_id"):
+            person["teams_id"] = f"aad-{person['slack_id']}"
+    path = directory / "strategy-teams.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def run_target(command: list[str], env: dict[str, str], measure_with: Any) -> Any:
+    port = free_port()
+    process = await start([*command, str(port)], port, env)
+    try:
+        return await measure_with(port, process.pid)
+    finally:
+        process.terminate()
+        await process.wait()
+
+
 async def measure(directory: Path, messages: int) -> dict[str, dict[str, Any]]:
     fake = FakeSlack()
     await fake.start()
     user, objective = sender_and_objective(directory)
+    aad = f"aad-{user}"
     env = {
         **os.environ, "PYTHONPATH": str(ROOT), "SLACK_BOT_TOKEN": TOKEN,
-        "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.url,
+        "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.url, "BOT_EMULATOR": "1",
     }  # fmt: skip
+    bot = [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1",
+           "--data", str(directory / "data"),
+           "--strategy", str(strategy_with_teams_ids(directory)), "--port"]  # fmt: skip
+    anchor = [sys.executable, "-m", "bench.anchors"]
+
+    def slack(port: int, pid: int) -> Awaitable[dict[str, Any]]:
+        return drive(slack_sender(fake, port, user, objective), pid, messages)
+
+    def teams(port: int, pid: int) -> Awaitable[dict[str, Any]]:
+        return drive(teams_sender(fake, port, aad, objective), pid, messages)
+
+    def mixed(port: int, pid: int) -> Awaitable[dict[str, Any]]:
+        return drive_mixed(
+            slack_sender(fake, port, user, objective),
+            teams_sender(fake, port, aad, objective),
+            messages,
+        )
+
+    runs = {
+        "Slack: strategy tracker": (bot, slack),
+        "Slack: bare aiohttp": ([*anchor, "aiohttp", "--api", fake.url, "--port"], slack),
+        "Slack: bare bolt": ([*anchor, "bolt", "--api", fake.url, "--port"], slack),
+        "Teams: strategy tracker": (bot, teams),
+        "Teams: bare botbuilder": ([*anchor, "botbuilder", "--api", fake.url, "--port"], teams),
+        "mixed": (bot, mixed),
+    }
     results: dict[str, dict[str, Any]] = {}
-    targets = {
-        "strategy tracker": [sys.executable, "-m", "bot", "serve", "--host", "127.0.0.1",
-                             "--data", str(directory / "data"),
-                             "--strategy", str(directory / "strategy.yaml"), "--port"],
-        "bare aiohttp": [sys.executable, "-m", "bench.anchors", "aiohttp", "--api", fake.url,
-                         "--port"],
-        "bare bolt": [sys.executable, "-m", "bench.anchors", "bolt", "--api", fake.url, "--port"],
-    }  # fmt: skip
     try:
-        for name, command in targets.items():
-            port = free_port()
-            process = await start([*command, str(port)], port, env)
-            try:
-                results[name] = await drive(fake, port, user, objective, process.pid, messages)
-            finally:
-                process.terminate()
-                await process.wait()
+        for name, (command, measure_with) in runs.items():
+            results[name] = await run_target(command, env, measure_with)
     finally:
         assert fake.runner
         await fake.runner.cleanup()
@@ -220,18 +329,33 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def ratio_line(results: dict[str, dict[str, Any]], ours: str, anchor: str) -> str:
+    bot = results.get(ours, {}).get("cpu_ms_per_msg")
+    base = results.get(anchor, {}).get("cpu_ms_per_msg")
+    if not (bot and base):
+        return ""
+    return f"{ours} CPU per message: {bot / base:.2f}x {anchor} (target <= 1.5x)"
+
+
 def table(size: int, results: dict[str, dict[str, Any]]) -> str:
-    rows = [[f"Slack, {size:,} updates", *(title for title, _ in COLUMNS)]]
+    rows = [[f"{size:,} updates", *(title for title, _ in COLUMNS)]]
     for name, figures in results.items():
-        rows.append([name, *(str(figures.get(key, "n/a")) for _, key in COLUMNS)])
+        if name != "mixed":
+            rows.append([name, *(str(figures.get(key, "n/a")) for _, key in COLUMNS)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
     lines.insert(1, "-|-".join("-" * w for w in widths))
-    bot = results.get("strategy tracker", {}).get("cpu_ms_per_msg")
-    bolt = results.get("bare bolt", {}).get("cpu_ms_per_msg")
-    if bot and bolt:
-        lines.append(f"CPU per message: {bot / bolt:.2f}x the bare Bolt echo (target <= 1.5x)")
-    return "\n".join(lines)
+    lines.append(ratio_line(results, "Slack: strategy tracker", "Slack: bare bolt"))
+    lines.append(ratio_line(results, "Teams: strategy tracker", "Teams: bare botbuilder"))
+    mixed = results.get("mixed")
+    if mixed:
+        lines.append(
+            "Mixed load (Slack and Teams, 25 concurrent each, one server): "
+            f"Slack ack p50/p99 {mixed['slack_ack_p50_ms']}/{mixed['slack_ack_p99_ms']} ms, "
+            f"Teams ack p50/p99 {mixed['teams_ack_p50_ms']}/{mixed['teams_ack_p99_ms']} ms, "
+            f"{mixed['both_per_s']} msgs/s together"
+        )
+    return "\n".join(line for line in lines if line)
 
 
 def run(sizes: list[int], messages: int, base: Path) -> dict[str, Any]:
