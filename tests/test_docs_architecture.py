@@ -1,8 +1,9 @@
 """docs/architecture.md stays true to the code, in the manner of datasette's docs tests.
 
-Three checks, each failing with what to write where:
-- the Mermaid diagram's layers, top to bottom, are import-linter's layers contract in
-  pyproject.toml (the one CI enforces), so the picture cannot drift from the rule;
+Four checks, each failing with what to write where:
+- the diagram's layers (the `cluster_*` subgraphs of docs/diagrams/architecture.dot, top
+  to bottom) are import-linter's layers contract in pyproject.toml, the one CI enforces;
+- the committed SVG carries every label of the .dot source (it was regenerated);
 - every module of the four packages is named in the module tables (a new module without
   a line saying what it is for fails here);
 - every `path.py` the document names exists (a renamed or deleted module fails here).
@@ -10,12 +11,15 @@ Three checks, each failing with what to write where:
 
 from __future__ import annotations
 
+import html
 import re
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
+DOT = ROOT / "docs" / "diagrams" / "architecture.dot"
+SVG = DOT.with_suffix(".svg")
 PACKAGES = ("tracker", "storage", "handlers", "bot")
 
 
@@ -29,12 +33,16 @@ def contract_layers() -> list[str]:
     return next(c["layers"] for c in contracts if c["type"] == "layers")
 
 
-def diagram_layers(text: str) -> list[str]:
-    block = re.search(r"```mermaid\n(.*?)```", text, re.S)
-    assert block, "docs/architecture.md has no ```mermaid diagram of the layers"
-    chain = re.search(r"^\s*(\w+(?:\s*-->\s*\w+)+)\s*$", block.group(1), re.M)
-    assert chain, "the diagram needs one 'a --> b --> c' line giving the layer order"
-    return [name.strip() for name in chain.group(1).split("-->")]
+def diagram_layers() -> list[str]:
+    return re.findall(r"subgraph cluster_(\w+)", DOT.read_text(encoding="utf-8"))
+
+
+def dot_labels() -> set[str]:
+    """Every line of every label in the .dot, as Graphviz writes it into the SVG."""
+    found = set()
+    for label in re.findall(r'label="([^"]*)"', DOT.read_text(encoding="utf-8")):
+        found.update(line.strip() for line in label.split("\\n") if line.strip())
+    return found
 
 
 def named_paths(text: str) -> set[str]:
@@ -54,7 +62,17 @@ def named_paths(text: str) -> set[str]:
 
 
 def test_the_diagram_shows_the_layers_ci_enforces():
-    assert diagram_layers(doc_text()) == contract_layers()
+    assert diagram_layers() == contract_layers()
+    assert "(diagrams/architecture.svg)" in doc_text()
+
+
+def test_the_svg_was_regenerated_from_its_source():
+    svg = html.unescape(SVG.read_text(encoding="utf-8"))
+    stale = sorted(label for label in dot_labels() if label not in svg)
+    assert not stale, (
+        f"docs/diagrams/architecture.svg lacks {stale}: run "
+        "dot -Tsvg docs/diagrams/architecture.dot -o docs/diagrams/architecture.svg"
+    )
 
 
 def test_every_module_is_in_the_module_tables():
