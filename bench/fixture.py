@@ -166,6 +166,16 @@ def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def _next_state(rng: random.Random, objective: dict[str, Any]) -> tuple[Status, int]:
+    """An officer's next report on `objective`: mostly steady, sometimes a new status."""
+    status = Status(objective["status"])
+    if status is Status.ACHIEVED:  # the next phase of the work starts
+        return Status.ON_TRACK, 5
+    new_status = status if rng.random() < 0.8 else rng.choice(OPEN_STATUSES)
+    progress = min(100, (objective["progress"] or 0) + rng.choice((0, 0, 0, 1, 2, 5)))
+    return (Status.ACHIEVED if progress == 100 else new_status), progress
+
+
 def build(
     directory: Path, updates: int, seed: int = 5, journal_bytes: int = DEFAULT_COMPACT_BYTES - 4096
 ) -> dict[str, int]:
@@ -198,14 +208,7 @@ def build(
         objective = objectives[rng.randrange(len(objectives))]
         at = start + step * number
         author = objective["owner"] if rng.random() < 0.8 else leads[objective["directorate"]]
-        status = Status(objective["status"])
-        if status is Status.ACHIEVED:  # the next phase of the work starts
-            new_status, progress = Status.ON_TRACK, 5
-        else:
-            new_status = status if rng.random() < 0.8 else rng.choice(OPEN_STATUSES)
-            progress = min(100, (objective["progress"] or 0) + rng.choice((0, 0, 0, 1, 2, 5)))
-            if progress == 100:
-                new_status = Status.ACHIEVED
+        new_status, progress = _next_state(rng, objective)
         note = rng.choice(NOTES).format(
             n=rng.randint(2, 40), m=rng.randint(2, 12), p=progress, board=rng.choice(BOARDS),
             team=rng.choice(TEAMS), reason=rng.choice(REASONS),

@@ -75,7 +75,9 @@ class WorkingDayTrigger(BaseTrigger):
     def __init__(self, schedule: Schedule) -> None:
         self.schedule = schedule
 
-    def get_next_fire_time(self, previous_fire_time, now):  # type: ignore[override]
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
         after = previous_fire_time or now
         for slot in self.schedule.slots(after - MAX_SHIFT, after + timedelta(days=400)):
             if slot.fire > after or (previous_fire_time is None and slot.fire == now):
@@ -285,7 +287,7 @@ class DigestScheduler:
         now = now or self.clock()
         schedule = self.schedules().get(audience)
         slot = schedule.due(now, self.config.grace) if schedule else None
-        if slot is None:
+        if schedule is None or slot is None:
             return None
         key = f"digest/{audience}/{slot.key}"
         await self.repo.refresh()
@@ -412,7 +414,7 @@ class DigestScheduler:
             }
             if previous and record is None and now - previous.fire > self.config.grace:
                 missed.append(f"{audience} {previous.key}")
-            if record and record.get("state") == "sending":
+            if previous and record and record.get("state") == "sending":
                 claimed = datetime.fromisoformat(record["claimed_at"])
                 if now - claimed > STUCK_AFTER:
                     stuck.append(f"{audience} {previous.key}")

@@ -129,7 +129,8 @@ def create_app(
     app[DELIVERY_KEY] = delivery or Delivery(repo, slack=channels.slack, teams=channels.teams)
 
     async def healthz(request: web.Request) -> web.Response:
-        store_ok, store = True, {"ok": True}
+        store: dict[str, bool | str] = {"ok": True}  # the reason, when not ok, is text
+        store_ok = True
         try:
             await repo.refresh()  # reads what other processes appended: the store answers
             repo.strategy_info()

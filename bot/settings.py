@@ -7,6 +7,7 @@ checkout with no configuration at all.
 
 from __future__ import annotations
 
+import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,7 @@ class Settings:
         return cls(data_dir, Path(chosen) if chosen else SAMPLE_STRATEGY)
 
 
-def add_store_options(parser, *, strategy: bool = True) -> None:  # type: ignore[no-untyped-def]
+def add_store_options(parser: argparse.ArgumentParser, *, strategy: bool = True) -> None:
     """--data and --strategy, shared by every subcommand that opens the store."""
     parser.add_argument(
         "--data", metavar="DIR", help="data directory (default ./data, or $STRATEGY_DATA_DIR)"

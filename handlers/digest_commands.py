@@ -247,7 +247,7 @@ async def next_digest(ctx: Context, match: re.Match[str]) -> Reply:
         if slot is None:
             return Item(f"{names[audience]}: switched off")
         text = f"{names[audience]}: {when(slot.fire, ctx)}"
-        if slot.moved:
+        if slot.moved and schedule is not None:
             holiday = schedule.calendar.holiday(slot.at.date()) or "a bank holiday"
             text += f" (moved from {digest.day(slot.at, ctx.today)} for {holiday})"
         last = digest.previous_digest_at(ctx.repo, audience)
@@ -255,7 +255,8 @@ async def next_digest(ctx: Context, match: re.Match[str]) -> Reply:
             text += f"; last sent {when(last, ctx)}"
         return Item(text + (f" — {why}" if why else ""))
 
-    first = min((s.next(ctx.now).fire for s in found.values() if s.next(ctx.now)), default=None)
+    upcoming = [slot for s in found.values() if (slot := s.next(ctx.now)) is not None]
+    first = min((slot.fire for slot in upcoming), default=None)
     title = f"The next digests go out {when(first, ctx)}." if first else "Digests are off."
     reply = Reply(title=title)
     reply.section("Your digests", [item(a, why) for a, why in mine])

@@ -86,38 +86,10 @@ def read_risk(ctx: Context, body: str) -> RiskText:
             current = "owner" if "own" in key else "mitigation" if "mitig" in key else "review"
             result.values[current] = value
             continue
-        for name, patterns in _LEVEL_PATTERNS.items():
-            for pattern in patterns:
-                match = pattern.search(clause)
-                if match:
-                    _level(match.group("v"), name, result)
-                    clause = (clause[: match.start()] + " " + clause[match.end() :]).strip()
-                    break
-        bare = clause.lower().strip(" .")
-        if bare in LEVEL_WORDS and not bare.isdigit():
-            name = "likelihood" if "likelihood" not in result.values else "impact"
-            if name not in result.values:
-                _level(bare, name, result)
-                continue
-        theme = _THEME.search(clause)
-        if theme:
-            raw = theme.group("v").lower()
-            number = int(raw) if raw.isdigit() else NUMBER_WORDS.get(raw)
-            if number is None or ctx.repo.theme(number) is None:
-                themes = ", ".join(str(t.number) for t in ctx.repo.themes())
-                result.problems.append(f"there is no theme “{raw}” (themes are {themes})")
-            else:
-                result.values["theme"] = number
-            clause = (clause[: theme.start()] + " " + clause[theme.end() :]).strip()
-        objective = _OBJECTIVE.search(clause)
-        if objective:
-            oid = objective.group("v")
-            if ctx.repo.objective(oid) is None:
-                result.problems.append(f"there is no objective {oid}")
-            else:
-                result.values["objective"] = oid
-                result.values.setdefault("theme", int(oid.split(".")[0]))
-            clause = (clause[: objective.start()] + " " + clause[objective.end() :]).strip()
+        clause = _take_levels(clause, result)
+        if _took_bare_level(clause, result):
+            continue
+        clause = _take_objective(ctx, _take_theme(ctx, clause, result), result)
         if not clause:
             continue
         if current == "mitigation":
@@ -127,6 +99,61 @@ def read_risk(ctx: Context, body: str) -> RiskText:
     result.title = ", ".join(title_parts).strip(" :-–")
     _resolve_people_and_dates(ctx, result)
     return result
+
+
+def _cut(clause: str, match: re.Match[str]) -> str:
+    return (clause[: match.start()] + " " + clause[match.end() :]).strip()
+
+
+def _take_levels(clause: str, result: RiskText) -> str:
+    """ "likelihood 4", "L4 I5", "impact high": record each, return the clause without it."""
+    for name, patterns in _LEVEL_PATTERNS.items():
+        for pattern in patterns:
+            match = pattern.search(clause)
+            if match:
+                _level(match.group("v"), name, result)
+                clause = _cut(clause, match)
+                break
+    return clause
+
+
+def _took_bare_level(clause: str, result: RiskText) -> bool:
+    """A clause that is only a level word ("high"): likelihood first, then impact."""
+    bare = clause.lower().strip(" .")
+    if bare not in LEVEL_WORDS or bare.isdigit():
+        return False
+    name = "likelihood" if "likelihood" not in result.values else "impact"
+    if name in result.values:
+        return False
+    _level(bare, name, result)
+    return True
+
+
+def _take_theme(ctx: Context, clause: str, result: RiskText) -> str:
+    theme = _THEME.search(clause)
+    if not theme:
+        return clause
+    raw = theme.group("v").lower()
+    number = int(raw) if raw.isdigit() else NUMBER_WORDS.get(raw)
+    if number is None or ctx.repo.theme(number) is None:
+        themes = ", ".join(str(t.number) for t in ctx.repo.themes())
+        result.problems.append(f"there is no theme “{raw}” (themes are {themes})")
+    else:
+        result.values["theme"] = number
+    return _cut(clause, theme)
+
+
+def _take_objective(ctx: Context, clause: str, result: RiskText) -> str:
+    objective = _OBJECTIVE.search(clause)
+    if not objective:
+        return clause
+    oid = objective.group("v")
+    if ctx.repo.objective(oid) is None:
+        result.problems.append(f"there is no objective {oid}")
+    else:
+        result.values["objective"] = oid
+        result.values.setdefault("theme", int(oid.split(".")[0]))
+    return _cut(clause, objective)
 
 
 def _resolve_people_and_dates(ctx: Context, result: RiskText) -> None:
@@ -263,8 +290,8 @@ async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
         )
     check_risk(ctx.repo, ctx.person, risk, parsed.values.get("owner"))
     changes = await ctx.repo.change_risk(risk.id, parsed.values, ctx.source, "change risk")
-    updated = ctx.repo.risk(risk.id)
-    reply = _risk_reply(ctx, f"Updated risk {risk.id}: {risk.title}", updated)  # type: ignore[arg-type]
+    updated = ctx.repo.risk(risk.id) or risk  # just written in this process: always there
+    reply = _risk_reply(ctx, f"Updated risk {risk.id}: {risk.title}", updated)
     reply.fields[:0] = change_lines(ctx.repo, changes)
     if not changes:
         reply.title = f"Nothing changed on {risk.id}: it already says that."

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from storage.engine import DocumentStore, Transaction
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME
@@ -34,6 +34,8 @@ from tracker.model import (
     Status,
     Theme,
 )
+
+T = TypeVar("T")
 
 LOG_TABLES = ("updates", "audit")
 INDEXES = {
@@ -120,6 +122,22 @@ class Repository:
     def __init__(self, store: DocumentStore, clock: Clock = utc_now) -> None:
         self.store = store
         self.clock = clock
+        self._memos: dict[str, tuple[int, Any]] = {}
+
+    def _memo(self, name: str, build: Callable[[], T]) -> T:
+        """`build()`'s result, rebuilt only after the store changed (in any process).
+
+        Every message identifies its sender and most questions read all objectives and
+        risks; at 100k updates rebuilding them each time cost more than the reply. The
+        store's sequence number moves on every write and every catch-up, so a memo can
+        never be stale; the domain objects are frozen, and lists are copied on the way out.
+        """
+        seq = self.store.seq
+        hit = self._memos.get(name)
+        if hit is None or hit[0] != seq:
+            hit = (seq, build())
+            self._memos[name] = hit
+        return hit[1]
 
     @classmethod
     def open(
@@ -206,7 +224,21 @@ class Repository:
         )
 
     def people(self) -> list[Person]:
+        return list(self._memo("people", self._build_people))
+
+    def _build_people(self) -> list[Person]:
         return sorted((self._person(d) for d in self.store.iterate("people")), key=lambda p: p.name)
+
+    def _chat_index(self) -> dict[tuple[str, str], Person]:
+        """(field, value) -> person for slack_id, teams_id and lower-case email."""
+        index: dict[tuple[str, str], Person] = {}
+        for person in reversed(self.people()):  # the first by name wins a clash
+            for name in ("slack_id", "teams_id"):
+                if getattr(person, name):
+                    index[(name, getattr(person, name))] = person
+            if person.email:
+                index[("email", person.email.lower())] = person
+        return index
 
     def person(self, person_id: str | None) -> Person | None:
         doc = self._one("people", person_id) if person_id else None
@@ -224,12 +256,11 @@ class Repository:
         fields = {"slack": ("slack_id",), "teams": ("teams_id",)}.get(
             channel or "", ("slack_id", "teams_id")
         )
-        for person in self.people():
-            if user_id and user_id in (getattr(person, f) for f in fields):
-                return person
-            if email and person.email and person.email.lower() == email:
-                return person
-        return None
+        index = self._memo("chat index", self._chat_index)
+        for name in fields if user_id else ():
+            if (name, user_id) in index:
+                return index[(name, user_id)]
+        return index.get(("email", email)) if email else None
 
     # =========================================================== reads: objectives
     @staticmethod
@@ -249,6 +280,9 @@ class Repository:
         )
 
     def objectives(self) -> list[Objective]:
+        return list(self._memo("objectives", self._build_objectives))
+
+    def _build_objectives(self) -> list[Objective]:
         def order(o: Objective) -> tuple[int, ...]:
             return tuple(int(p) if p.isdigit() else 0 for p in o.id.split("."))
 
@@ -277,8 +311,11 @@ class Repository:
         )
 
     def risks(self, *, include_closed: bool = False) -> list[Risk]:
+        every = self._memo("risks", self._build_risks)
+        return [r for r in every if include_closed or r.open]
+
+    def _build_risks(self) -> list[Risk]:
         risks = [self._risk(d) for d in self.store.iterate("risks")]
-        risks = [r for r in risks if include_closed or r.open]
         return sorted(risks, key=lambda r: int(r.id[1:]) if r.id[1:].isdigit() else 0)
 
     def risk(self, risk_id: str) -> Risk | None:

@@ -17,6 +17,7 @@ import matplotlib
 matplotlib.use("Agg")
 
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from tracker.model import Objective, Status, Theme
 
@@ -73,7 +74,7 @@ def status_figure(themes: list[Theme], objectives: Iterable[Objective], title: s
     axes.set_yticks(rows, [_label(t) for t in themes], fontsize=8)
     axes.invert_yaxis()  # theme 1 at the top, as in the strategy document
     axes.set_xlabel("objectives", fontsize=8)
-    axes.xaxis.get_major_locator().set_params(integer=True)
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
     axes.set_title(title, fontsize=10, loc="left")
     axes.legend(

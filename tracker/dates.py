@@ -36,6 +36,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from typing import Literal
 
 from tracker.calendar import (
@@ -866,7 +867,7 @@ def _quarter_period(
             q = _quarter_number(m)
             if m["year"]:
                 return _quarter_span(_two_digit_year(m["year"]), q)
-            return _choose_year(lambda y, q=q: _quarter_span(y, q), today, prefer, pick)
+            return _choose_year(partial(_quarter_span, q=q), today, prefer, pick)
     return None
 
 

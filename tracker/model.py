@@ -182,21 +182,21 @@ def risk_band(score: int) -> tuple[str, Rag]:
     return ("high", Rag.RED) if score > 12 else ("medium", Rag.AMBER)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Theme:
     number: int
     title: str
     aliases: tuple[str, ...] = ()  # other names officers use, from the strategy file
 
 
-@dataclass
+@dataclass(frozen=True)
 class Directorate:
     id: str
     name: str
     lead: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Person:
     id: str
     name: str
@@ -208,7 +208,7 @@ class Person:
     strategy_group: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Objective:
     id: str
     theme: int
@@ -231,7 +231,7 @@ class Objective:
         )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Risk:
     id: str
     title: str

@@ -242,7 +242,7 @@ class Schedule:
 def schedules(config: ScheduleConfig, audiences: list[str]) -> dict[str, Schedule]:
     """Each audience that gets digests, with its schedule (audiences switched off left out)."""
     calendar = WorkingCalendar(config.bank_holidays, config.tz)
-    found = {}
+    found: dict[str, Schedule] = {}
     if not config.enabled:
         return found
     for audience in audiences:

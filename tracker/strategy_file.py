@@ -36,7 +36,10 @@ class StrategyFileError(ValueError):
         super().__init__(f"{path}: {len(problems)} problem(s), nothing was loaded:\n{listing}")
 
 
-class _LineLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # C parser when built
+_BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_BaseLoader):  # libyaml's C parser when built
     """A SafeLoader that remembers each mapping's line, so errors can point at it."""
 
 
@@ -425,7 +428,7 @@ def _objective_row(
     else:
         progress = None
     aliases = _aliases(item, where, f"objective {oid}", check)
-    if not ok or aliases is None:
+    if not ok or aliases is None or status is None:
         return None
     return {
         **({"aliases": aliases} if aliases else {}),
@@ -435,7 +438,7 @@ def _objective_row(
         "directorate": directorate,
         "owner": str(owner) if owner else None,
         "due": due.isoformat() if due else None,
-        "status": status.value,  # type: ignore[union-attr]
+        "status": status.value,
         "progress": progress,
     }
 
@@ -449,7 +452,9 @@ def _risk_row(
     check: _Checker,
 ) -> dict[str, Any] | None:
     title = str(item.get("title") or "").strip()
-    ok = bool(title) or check.fail(where, "risk has no title") or False
+    ok = bool(title)
+    if not ok:
+        check.fail(where, "risk has no title")
     levels = {}
     for key in ("likelihood", "impact"):
         value = item.get(key)

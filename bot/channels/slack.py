@@ -58,7 +58,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
-from slack_sdk.signature import SignatureVerifier
+from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
@@ -579,7 +579,7 @@ def _slack_errors(action: str) -> Iterator[None]:
         raise Undeliverable(f"could not reach Slack to {action}: {error}") from error
 
 
-class _Clock:
+class _Clock(Clock):
     """Adapts a `() -> float` to slack_sdk's Clock (so tests can move time)."""
 
     def __init__(self, now: Callable[[], float]) -> None:

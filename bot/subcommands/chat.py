@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _chat(args: argparse.Namespace) -> int:
     async with running_app(Settings.from_args(args.data, args.strategy)) as app:
+        person_id: str | None
         if args.person:
             found = find_person(app.repo, args.person)
             if found.match is None:

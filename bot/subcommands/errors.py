@@ -37,7 +37,7 @@ def report_errors(main: Callable[[], int], *, usage: tuple[type[Exception], ...]
         return main()
     except EXPECTED as error:
         return fail(error)
-    except (UsageError, *usage) as error:
+    except (UsageError, *usage) as error:  # type: ignore[misc]  # mypy cannot see a starred tuple of classes
         return fail(error.args[0] if error.args else error, 2)
     except KeyboardInterrupt:
         return 130

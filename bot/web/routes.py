@@ -14,7 +14,7 @@ import logging
 import tempfile
 import zipfile
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,7 +115,7 @@ class Dashboard:
         return self.render("not_found.html", person, status=404, what=what)
 
     @property
-    def today(self):  # type: ignore[no-untyped-def]
+    def today(self) -> date:
         return self.clock().date()
 
     # ------------------------------------------------------------------ pages
