@@ -63,7 +63,7 @@ class FakeMicrosoft:
         app.router.add_post("/tenant/oauth2/v2.0/token", self._token)
         app.router.add_get("/openid", self._openid)
         app.router.add_get("/keys", self._keys)
-        self._runner = web.AppRunner(app)
+        self._runner = web.AppRunner(app, shutdown_timeout=0.1)  # slow handlers: do not wait
         self._loop.run_until_complete(self._runner.setup())
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         self._loop.run_until_complete(site.start())
