@@ -55,7 +55,7 @@ async def _measure(directory: Path, requests: int) -> list[tuple[str, float, flo
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)
         await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = runner.addresses[0][1]  # the port the OS picked for port 0
         base = f"http://127.0.0.1:{port}"
         cookie = sign(SECRET, person, "session", now + timedelta(hours=1))
         pages = [

@@ -15,6 +15,7 @@ import re
 from xml.sax.saxutils import escape
 
 from docx import Document
+from docx.document import Document as WordDocument
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls
 from docx.shared import Cm, Pt
@@ -76,7 +77,7 @@ def render_docx(report: Report) -> bytes:
     return out.getvalue()
 
 
-def _chart(document, chart: Chart) -> None:  # type: ignore[no-untyped-def]
+def _chart(document: WordDocument, chart: Chart) -> None:
     """The digest's chart (tracker/chart.py) as a PNG, with the chart's text as alt text."""
     figure = status_figure(chart.themes, chart.objectives, chart.title)
     image = io.BytesIO()
@@ -87,7 +88,7 @@ def _chart(document, chart: Chart) -> None:  # type: ignore[no-untyped-def]
     shape._inline.docPr.set("title", chart.title)
 
 
-def _numbered(document, paragraph: Paragraph) -> None:  # type: ignore[no-untyped-def]
+def _numbered(document: WordDocument, paragraph: Paragraph) -> None:
     """ "3.1<tab>text" with a hanging indent, as committee papers set numbered paragraphs."""
     p = document.add_paragraph()
     p.paragraph_format.left_indent = Cm(1.25)
@@ -98,7 +99,7 @@ def _numbered(document, paragraph: Paragraph) -> None:  # type: ignore[no-untype
     p.add_run("\t" + paragraph.text)
 
 
-def _table(document, table: Table) -> None:  # type: ignore[no-untyped-def]
+def _table(document: WordDocument, table: Table) -> None:
     """A table as WordprocessingML built in one piece (python-docx's cell-by-cell API
     costs ~1 ms a cell: seconds for a 200-risk register). Style "Table Grid", a fixed
     grid (LibreOffice reads gridCol, Word reads tcW), 9 pt text, the header row bold and
