@@ -543,7 +543,8 @@ def strategy_digest(
     today = win.today
     objectives = repo.objectives()
     before = progress.tally(replace(o, status=status_at_start(win, o)) for o in objectives)
-    after = progress.tally(objectives)
+    figures = progress.headline(objectives, today)  # the report's, dashboard's and chat's
+    after = figures.tally
     group = info.get("group_short") or info.get("group_name") or "Strategy group"
     strategy = info.get("name") or "the strategy"
     reply = Reply(title=f"{group} weekly digest: {strategy}, {day(today)}")
@@ -556,6 +557,7 @@ def strategy_digest(
         )
     reply.lines.append(whole + ".")
     reply.lines.append(after.headline() + ".")
+    reply.lines.append(f"By RAG rating: {figures.rag_line()}; {figures.overdue} overdue.")
     updates = win.updates()
     directorates = repo.directorates()
     if updates:

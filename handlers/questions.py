@@ -15,7 +15,7 @@ from handlers.resolve import find_directorate, find_objective, find_theme, objec
 from handlers.router import command
 from tracker.dates import LONDON, DateNotUnderstood, format_date, parse_since, parse_window
 from tracker.model import Objective, Status, Theme
-from tracker.progress import STATUS_ORDER, due_between, overdue, tally
+from tracker.progress import STATUS_ORDER, due_between, headline, overdue, tally
 
 OID = r"(?P<oid>\d{1,2}\.\d{1,3})"
 _ASK = (
@@ -299,15 +299,16 @@ async def summary(ctx: Context, match: re.Match[str]) -> Reply:
 def summary_reply(ctx: Context) -> Reply:
     """The whole strategy: counts, % achieved, overdue, per theme and risks."""
     objectives = ctx.repo.objectives()
-    counts = tally(objectives)
+    figures = headline(objectives, ctx.today)  # the report's, dashboard's and digest's
+    counts = figures.tally
     info = ctx.repo.strategy_info()
     reply = Reply(
         title=info.get("name") or "Strategy summary",
         lines=[counts.headline(), counts.achievement().capitalize() + "."],
     )
-    late = overdue(objectives, ctx.today)
-    if late:
-        reply.lines.append(f"{len(late)} overdue; ask `what's overdue?`.")
+    reply.lines.append(f"By RAG rating: {figures.rag_line()}.")
+    if figures.overdue:
+        reply.lines.append(f"{figures.overdue} overdue; ask `what's overdue?`.")
     items = []
     for theme in ctx.repo.themes():
         group = tally(o for o in objectives if o.theme == theme.number)

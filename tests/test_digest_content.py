@@ -182,6 +182,7 @@ async def test_strategy_digest_whole_strategy_line_and_activity(history):
         "Of 20 objectives, 20% achieved, 5% partly achieved (last week 15% and 10%).",
         "20 objectives: 2 off track, 3 at risk, 7 on track, 3 not started, 1 partly achieved, "
         "4 achieved.",
+        "By RAG rating: 2 red, 4 amber, 7 green, 4 blue, 3 grey; 2 overdue.",
         "Since Mon 9 Nov: 5 updates from 4 people in 3 of 5 directorates.",
     ]
 

@@ -1,5 +1,5 @@
-"""The report from chat and the CLI, the strategy file's `report:` section, and the
-headline figures agreeing between the report, the digest and the chat summary."""
+"""The report from chat and the CLI, and the strategy file's `report:` section (the
+figures agreeing with the dashboard, digest and chat are tests/test_one_view.py's)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import pytest
 from docx import Document
 
 from bot.cli import main
-from handlers import digest_content as digest
 from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Kind
-from handlers.report import LAST_REPORT, build_report, report_link, report_query
-from tests.digest_fixture import NOW, SAMPLE, SINCE, build_history
+from handlers.report import LAST_REPORT, report_link, report_query
+from tests.digest_fixture import NOW, SAMPLE, build_history
 from tracker import progress
 from tracker.strategy_file import StrategyFileError, load_strategy
 
@@ -34,23 +33,6 @@ async def chat(tmp_path, monkeypatch):
     repo.close()
 
 
-# ----------------------------------------------------------------- one view of the data
-async def test_report_digest_and_summary_give_the_same_headline(chat):
-    say, repo = chat
-    report = build_report(repo, NOW, SINCE)
-    h = progress.headline(repo.objectives())
-    assert report.headline == h
-    assert (h.total, h.achieved_percent, h.partly_percent) == (20, 20, 5)
-    figures = f"of {h.total} objectives, {h.achieved_percent}% achieved, {h.partly_percent}%"
-    strategy_digest = digest.strategy_digest(repo, NOW, SINCE).as_text()
-    assert figures.capitalize() in strategy_digest
-    counts = ", ".join(f"{n} {s.value}" for s, n, _ in h.status_counts() if n)
-    assert f"{h.total} objectives: {counts}" in strategy_digest
-    summary = (await say("summary")).as_text()
-    assert figures.capitalize() in summary and f"{h.total} objectives: {counts}" in summary
-    assert sum(h.by_rag.values()) == sum(h.by_status.values()) == h.total
-
-
 # ----------------------------------------------------------------- chat
 async def test_report_in_the_console_writes_the_word_document(chat):
     say, repo = chat
@@ -59,6 +41,7 @@ async def test_report_in_the_console_writes_the_word_document(chat):
     assert reply.kind is Kind.ANSWER
     assert "Of the 20 objectives, 20% are fully achieved and 5% partly achieved." in text
     assert "By RAG: 2 red, 4 amber, 7 green, 4 blue, 3 grey." in text
+    assert "Overdue: 2." in text
     path = Path(reply.sections[-1].items[0].text)
     assert path.parent == Path(repo.store.directory) / "reports" and path.suffix == ".docx"
     assert any("Of the 20 objectives" in p.text for p in Document(path).paragraphs)
@@ -88,7 +71,7 @@ async def test_report_for_a_directorate_since_a_date(chat):
     assert reply.title.endswith("(Resources)")
     assert ("Changes since", "1 October 2026") in reply.fields
     resources = [o for o in repo.objectives() if o.directorate == "resources"]
-    h = progress.headline(resources)
+    h = progress.headline(resources, NOW.date())
     assert f"Of the {h.total} objectives, {h.achieved_percent}%" in reply.lines[0]
     assert h.total < 20
 

@@ -100,20 +100,35 @@ def days_late(objective: Objective, today: date) -> int:
 
 
 # ----------------------------------------------------------------- headline figures
-# One computation for the figures the committee report, the dashboard and the digests all
-# show, so a Member never sees "63% achieved" in one place and "62%" in another.
+# One computation for the figures the committee report, the dashboard, the digests and the
+# chat `summary` all show, so a Member never sees "63% achieved" in one place and "62%" in
+# another (tests/test_one_view.py reads them back from each and compares).
 RAG_ORDER = (Rag.RED, Rag.AMBER, Rag.GREEN, Rag.BLUE, Rag.GREY)
 
 
 @dataclass(frozen=True)
 class Headline:
-    """York's sentence and the counts behind it: by status and by RAG colour."""
+    """York's sentence and the counts behind it: by status, by RAG colour, and overdue."""
 
-    total: int
-    by_status: dict[Status, int]
+    tally: Tally
     by_rag: dict[Rag, int]
-    achieved_percent: int
-    partly_percent: int
+    overdue: int  # open objectives past their due date
+
+    @property
+    def total(self) -> int:
+        return self.tally.total
+
+    @property
+    def by_status(self) -> dict[Status, int]:
+        return self.tally.by_status
+
+    @property
+    def achieved_percent(self) -> int:
+        return self.tally.percent(Status.ACHIEVED)
+
+    @property
+    def partly_percent(self) -> int:
+        return self.tally.percent(Status.PARTLY_ACHIEVED)
 
     @property
     def sentence(self) -> str:
@@ -133,19 +148,18 @@ class Headline:
         return [(r, self.by_rag.get(r, 0), self.percent(self.by_rag.get(r, 0)))
                 for r in RAG_ORDER]  # fmt: skip
 
+    def rag_line(self) -> str:
+        """ "2 red, 3 amber, 10 green, 5 blue": the RAG counts in words, worst first."""
+        return ", ".join(f"{n} {r.value}" for r, n, _ in self.rag_counts() if n) or "none"
+
     def percent(self, count: int) -> int:
         return round(100 * count / self.total) if self.total else 0
 
 
-def headline(objectives: Iterable[Objective]) -> Headline:
-    counts = tally(objectives)
+def headline(objectives: Iterable[Objective], today: date) -> Headline:
+    items = list(objectives)
+    counts = tally(items)
     by_rag: Counter[Rag] = Counter()
     for status, count in counts.by_status.items():
         by_rag[status.rag] += count
-    return Headline(
-        total=counts.total,
-        by_status=counts.by_status,
-        by_rag=dict(by_rag),
-        achieved_percent=counts.percent(Status.ACHIEVED),
-        partly_percent=counts.percent(Status.PARTLY_ACHIEVED),
-    )
+    return Headline(tally=counts, by_rag=dict(by_rag), overdue=len(overdue(items, today)))

@@ -14,7 +14,8 @@ is still in the store; anything else gets the "how to get a link" page and no da
 Rotating the secret (DASHBOARD_SECRET, or deleting `dashboard-secret` in the data
 directory) revokes every link and session.
 
-Figures come from tracker/progress.py (the same tallies the digests and the report use);
+Figures come from tracker/progress.py's `headline` (the computation the report, the digests
+and the chat `summary` use; tests/test_one_view.py compares all of them);
 bot/web/views.py turns the store into what each template shows.
 """
 

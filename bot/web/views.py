@@ -70,19 +70,20 @@ def names(repo: Repository) -> dict[str, str]:
 
 
 def headline(objectives: list[Objective], risks: list[Risk], today: date) -> dict[str, Any]:
-    tally = progress.tally(objectives)
+    """progress.headline's figures (the report's, digests' and chat's), with the CSS
+    classes of the tags that show them."""
+    h = progress.headline(objectives, today)
     open_risks = [r for r in risks if r.open]
     return {
-        "tally": tally,
-        "achievement": tally.achievement().capitalize() + ".",
-        "counts": tally.headline() + ".",
-        "statuses": [
-            (s, tally.by_status.get(s, 0), tally.percent(s), STATUS_CLASS[s])
-            for s in progress.STATUS_ORDER
-        ],
-        "achieved_pct": tally.percent(Status.ACHIEVED),
-        "partly_pct": tally.percent(Status.PARTLY_ACHIEVED),
-        "overdue": len(progress.overdue(objectives, today)),
+        "h": h,
+        "tally": h.tally,
+        "achievement": h.tally.achievement().capitalize() + ".",
+        "counts": h.tally.headline() + ".",
+        "rag": h.rag_line() if h.total else "none",
+        "statuses": [(s, n, pct, STATUS_CLASS[s]) for s, n, pct in h.status_counts()],
+        "achieved_pct": h.achieved_percent,
+        "partly_pct": h.partly_percent,
+        "overdue": h.overdue,
         "open_risks": len(open_risks),
         "high_risks": sum(1 for r in open_risks if r.band == "high"),
     }

@@ -97,9 +97,10 @@ class Report:
 
     def summary_lines(self) -> list[str]:
         """The figures a chat answer gives alongside the download link."""
-        counts = ", ".join(f"{n} {s.value}" for s, n, _ in self.headline.status_counts() if n)
-        rags = ", ".join(f"{n} {r.label.lower()}" for r, n, _ in self.headline.rag_counts() if n)
-        return [f"{self.headline.sentence}.", f"By status: {counts}.", f"By RAG: {rags}."]
+        h = self.headline
+        counts = ", ".join(f"{n} {s.value}" for s, n, _ in h.status_counts() if n)
+        return [f"{h.sentence}.", f"By status: {counts}.", f"By RAG: {h.rag_line()}.",
+                f"Overdue: {h.overdue}."]  # fmt: skip
 
 
 # ----------------------------------------------------------------- layout and wording
@@ -216,8 +217,8 @@ def build_report(
         since=since,
         now=now,
         directorate=directorate,
-        headline=progress.headline(objectives),
-        previous=progress.headline(before),
+        headline=progress.headline(objectives, today),
+        previous=progress.headline(before, since.astimezone(LONDON).date()),
     )
     scope = f" for the {directorate_obj.name} directorate" if directorate_obj else ""
     _purpose(report, repo, info, scope)
@@ -293,12 +294,10 @@ def _overall(report: Report, repo: Repository, objectives: list[Objective], toda
             ],
         )
     )  # fmt: skip
-    rag_text = ", ".join(f"{n} {r.value}" for r, n, _ in h.rag_counts() if n)
-    s.para(f"By RAG rating: {rag_text or 'no objectives'}.")
-    late = progress.overdue(objectives, today)
-    if late:
+    s.para(f"By RAG rating: {h.rag_line() if h.total else 'no objectives'}.")
+    if h.overdue:
         s.para(
-            f"{plural(len(late), 'objective')} {'is' if len(late) == 1 else 'are'} past "
+            f"{plural(h.overdue, 'objective')} {'is' if h.overdue == 1 else 'are'} past "
             "their due date and not yet achieved; they are listed under Exceptions."
         )
     themes = [t for t in repo.themes() if any(o.theme == t.number for o in objectives)]
