@@ -122,11 +122,11 @@ async def test_every_page_signed_in_through_chat_is_accessible_and_shows_the_fig
         assert (await page.locator("h1").inner_text()).strip() == heading, path
         assert await page.locator("main#main-content").count() == 1
         await assert_accessible(page)
-        await page.set_viewport_size({"width": 390, "height": 844})  # a phone
+        await page.set_viewport_size({"width": 375, "height": 812})  # a small phone
         await assert_accessible(page)
         if shots:
             name = re.sub(r"\W+", "-", path).strip("-") or "overview"
-            await page.screenshot(path=f"{shots}/{name}-390.png", full_page=True)
+            await page.screenshot(path=f"{shots}/{name}-375.png", full_page=True)
             await page.set_viewport_size({"width": 1280, "height": 900})
             await page.screenshot(path=f"{shots}/{name}-1280.png", full_page=True)
         await page.set_viewport_size({"width": 1280, "height": 900})
