@@ -37,11 +37,11 @@ import logging
 import os
 import time
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from tinydb.table import Document
 
@@ -59,6 +59,7 @@ from storage.files import (
     free_name,
     journal_header,
     snapshot_pieces,
+    well_formed,
     write_atomically,
 )
 from storage.migrations import migrate
@@ -99,10 +100,6 @@ def _gc_paused() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
-
-
-def _well_formed(record: dict[str, Any]) -> bool:
-    return isinstance(record.get("seq"), int) and isinstance(record.get("ops"), list)
 
 
 def write_store(
@@ -198,7 +195,7 @@ class DocumentStore:
         self._lock_file = open(directory / LOCK_NAME, "a+b")  # noqa: SIM115 - held for life
         self._journal_path = directory / JOURNAL_NAME
         self._snapshot_path = directory / SNAPSHOT_NAME
-        self._journal = None
+        self._journal: BinaryIO | None = None
         self._generation = 1
         self._seq = 0
         self._offset = 0
@@ -263,9 +260,9 @@ class DocumentStore:
         self, table: str, field_name: str, value: Any, latest: int | None = None
     ) -> list[Document]:
         """Documents whose indexed field equals value, oldest first, without scanning."""
-        ids = self._indexes[(table, field_name)].get(value, ())
+        ids: Sequence[int] = self._indexes[(table, field_name)].get(value, ())
         if latest is not None:
-            ids = ids[-latest:] if latest else []
+            ids = ids[-latest:] if latest else ()
         return [d for d in (self.get(table, i) for i in ids) if d is not None]
 
     def index_keys(self, table: str, field_name: str) -> list[Any]:
@@ -570,7 +567,7 @@ class DocumentStore:
             end = len(data) if end < 0 else end + 1
             line = data[start:end]
             record = decode_line(line)
-            if record is None or not _well_formed(record):
+            if record is None or not well_formed(record):
                 if end >= len(data):
                     return records, start
                 where = f"line {number}" if number else f"byte {base + start}"
@@ -730,42 +727,15 @@ class DocumentStore:
     def _load_paused(self) -> _Loaded:
         warnings: list[str] = []
         snapshot_key = _file_key(self._snapshot_path)
-        generation, seq, tables = 1, 0, {}
+        generation, seq = 1, 0
+        tables: Tables = {}
         if snapshot_key is not None:
             generation, seq, tables = self._read_snapshot(self._snapshot_path)
         if not self._journal_path.exists():
             write_atomically(self._journal_path, encode_line(journal_header(generation)))
         data = self._journal_path.read_bytes()
-        header_end = data.find(b"\n") + 1
-        header = decode_line(data[:header_end]) if header_end else None
-        if header is None:
-            raise StoreError(
-                f"{self._journal_path} has no readable header (the file is damaged or not a "
-                f"journal). The file was left untouched. Run `python -m bot recover --data "
-                f"{self.directory}`."
-            )
-        check_format(header, self._journal_path)
-        journal_generation = header.get("generation")
-        if not isinstance(journal_generation, int) or journal_generation > generation:
-            raise StoreError(
-                f"{self._journal_path} is newer than {self._snapshot_path} (the snapshot is "
-                f"missing or old). The files were left untouched. Run `python -m bot recover "
-                f"--data {self.directory}`, or restore a backup."
-            )
-        physical: Tables = {}
-        for name, docs in tables.items():
-            if name not in self.log_tables:
-                physical[name] = docs
-                continue
-            chunks: dict[int, dict[str, Any]] = {}
-            for key, doc in docs.items():
-                number = (int(key) - 1) // CHUNK_SIZE
-                chunk = chunks.get(number)
-                if chunk is None:
-                    chunk = chunks[number] = {}
-                chunk[key] = doc
-            for number in sorted(chunks):
-                physical[f"{name}#{number:05d}"] = chunks[number]
+        header_end, journal_generation = self._read_header(data, generation)
+        physical = self._chunked(tables)
         offset = header_end
         if journal_generation < generation:
             # A crash between the snapshot's rename and the journal's: every entry of this
@@ -792,6 +762,45 @@ class DocumentStore:
                 warnings.append(self._set_aside_torn(data[offset:], offset))
         inode = os.stat(self._journal_path).st_ino
         return _Loaded(physical, generation, seq, offset, inode, snapshot_key, warnings)
+
+    def _read_header(self, data: bytes, generation: int) -> tuple[int, int]:
+        """(where the journal's entries start, its generation), refusing a journal this
+        version cannot read or one newer than the snapshot of `generation`."""
+        header_end = data.find(b"\n") + 1
+        header = decode_line(data[:header_end]) if header_end else None
+        if header is None:
+            raise StoreError(
+                f"{self._journal_path} has no readable header (the file is damaged or not a "
+                f"journal). The file was left untouched. Run `python -m bot recover --data "
+                f"{self.directory}`."
+            )
+        check_format(header, self._journal_path)
+        journal_generation = header.get("generation")
+        if not isinstance(journal_generation, int) or journal_generation > generation:
+            raise StoreError(
+                f"{self._journal_path} is newer than {self._snapshot_path} (the snapshot is "
+                f"missing or old). The files were left untouched. Run `python -m bot recover "
+                f"--data {self.directory}`, or restore a backup."
+            )
+        return header_end, journal_generation
+
+    def _chunked(self, tables: Tables) -> Tables:
+        """A snapshot's logical tables as held in memory: log tables split into chunks."""
+        physical: Tables = {}
+        for name, docs in tables.items():
+            if name not in self.log_tables:
+                physical[name] = docs
+                continue
+            chunks: dict[int, dict[str, Any]] = {}
+            for key, doc in docs.items():
+                number = (int(key) - 1) // CHUNK_SIZE
+                chunk = chunks.get(number)
+                if chunk is None:
+                    chunk = chunks[number] = {}
+                chunk[key] = doc
+            for number in sorted(chunks):
+                physical[f"{name}#{number:05d}"] = chunks[number]
+        return physical
 
     def _read_snapshot(self, path: Path) -> tuple[int, int, Tables]:
         try:
