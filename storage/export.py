@@ -16,8 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.engine import DocumentStore, write_store
+from storage.engine import DocumentStore
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError, write_atomically
+from storage.journal import write_store
 from tracker.calendar import LONDON
 from tracker.model import risk_band
 
