@@ -8,13 +8,17 @@ loads it and the journal's entries after it. Compaction writes a new snapshot, t
 new empty journal, each whole to `.tmp`, fsync, rename, fsync the directory. The line
 and file formats, and the atomic replace, are in `storage/files.py`.
 
-`Journal` is only ever used by one thread at a time, with the flock held: the engine's
-writer thread (appends, catch-up, compaction, reloads) or, before the store is shared,
-the opening thread. It holds where this process has read up to (`offset`, and the
-identity of both files), so `read_new` can tell "another process appended" (read just
-the new lines) from "another process compacted" (load again).
+Its file work runs with the flock held, on the engine's writer thread (appends,
+catch-up, compaction, reloads) or, before the store is shared, on the opening thread.
+It holds where this process has read up to (`offset`, and the identity of both files),
+so `read_new` can tell "another process appended" (read just the new lines) from
+"another process compacted" (load again). The event loop only advances `offset` as it
+applies entries and calls `adopt` after a load, both between file steps (the engine's
+asyncio lock orders them); `nothing_new` reads the position without any lock, and a
+stale answer costs one needless catch-up, or defers one to the next call (every write
+catches up under the flock anyway).
 
-Failure modes, each repaired only when a crash explains it, never guessed at:
+Failure modes (a file is repaired only where a crash or a refused write explains it):
 - a torn last line (a crash mid-append; never fsynced, so never confirmed) is saved
   as `journal.torn-<time>`, then cut off; on a full disk it stays where it is
   (StoreUnwritable) and is never read, until a later write can set it aside;
