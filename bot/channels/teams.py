@@ -20,10 +20,20 @@ What happens to a message: its conversation reference is stored (so digests can 
 the person or channel later), the bot's @mention is stripped, the sender becomes a
 `Sender(channel="teams", user_id=<Entra object id>, email=..., display_name=...)`, the
 FrontDoor answers, and the Reply goes back as an Adaptive Card or plain text.
+
+Exactly once, across crashes: a message activity is written to the store's inbox
+(storage/inbox.py, `begin`) before its turn runs, and marked done after the reply.
+A repeat of the same activity id (Bot Framework's retry, a replay) is answered 2xx
+and ignored. If the process dies mid-turn, Bot Framework got no 2xx; at the next
+start the inbox hands the activity to `_recover`, which answers it proactively in
+its conversation, or, if its change was already stored (`recorded_message`), says
+so instead of storing it twice; the platform's retry meanwhile finds the key and is
+ignored. Other activities (installs, members added) only need the replay key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -48,6 +58,7 @@ from bot.channels import teams_render
 from bot.channels.common import (
     Undeliverable,
     is_loopback_url,
+    recorded_before_restart,
     teams_conversation_key,
     teams_email_key,
     teams_user_key,
@@ -60,13 +71,14 @@ from bot.channels.teams_auth import (
 )
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
-from storage.inbox import Inbox
+from storage.inbox import Inbox, Item
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
 MESSAGES_PATH = "/api/messages"
 MAX_BODY_BYTES = 256 * 1024
+MESSAGE_KIND = "teams:message"  # the inbox's name for a Teams message turn
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -216,7 +228,9 @@ class TeamsChannel:
         self.settings = settings
         self.tracker = tracker
         self.repo = repo
-        self.seen = Inbox(repo)  # replay keys only: `seen:` keys that expire after a day
+        # Message turns begun and done, replay keys; both expire after a day.
+        self.inbox = Inbox(repo, workers=1)
+        self.inbox.handlers[MESSAGE_KIND] = self._recover
         self.today = today
         self.strategy_name = strategy_name or (
             lambda: repo.strategy_info().get("name") or "ICT strategy"
@@ -343,16 +357,61 @@ class TeamsChannel:
             return True
         return tenant_of(activity) in self.settings.allowed_tenants
 
-    async def first_time(self, activity: Activity) -> bool:
-        """False for an activity already handled (Bot Framework retries, replays).
+    async def once(self, turn_context: TurnContext, turn: Callable[[TurnContext], Any]) -> None:
+        """Run `turn` unless this activity was handled already (retries, replays).
 
         The key is durable before the turn runs, in the store, so it holds across
         restarts and across processes sharing the data directory; it expires after a
-        day with the Slack inbox's keys (storage/inbox.py).
+        day with the Slack inbox's keys (storage/inbox.py). A message's key carries the
+        activity until the turn is done, so a crash mid-turn is recovered at start-up.
         """
+        activity = turn_context.activity
         if not activity.id:
-            return True
-        return await self.seen.first_time(f"teams:{activity.id[:256]}")
+            await turn(turn_context)
+            return
+        key = f"teams:{activity.id[:256]}"
+        if activity.type != ActivityTypes.message:
+            if await self.inbox.first_time(key):
+                await turn(turn_context)
+            else:
+                log.info("ignored a repeated Teams activity %s", activity.id)
+            return
+        if not await self.inbox.begin(key, MESSAGE_KIND, activity.serialize()):
+            log.info("ignored a repeated Teams activity %s", activity.id)
+            return
+        try:
+            await turn(turn_context)
+        except asyncio.CancelledError:
+            raise  # shutting down mid-turn: left pending, recovered at the next start
+        except Exception:
+            await self.inbox.done(key)  # failed turns are answered "Sorry", not retried
+            raise
+        await self.inbox.done(key)
+
+    async def _recover(self, item: Item) -> None:
+        """A message turn a crash interrupted: answer it now, in its conversation."""
+        activity = Activity().deserialize(item.payload)
+        already = self.repo.recorded_message("teams", activity.id, item.accepted_at)
+
+        async def callback(turn_context: TurnContext) -> None:
+            turn_context.activity = activity  # the turn is the original message's
+            if already:
+                await turn_context.send_activity(to_activity(recorded_before_restart()))
+            else:
+                await self.answer(turn_context)
+
+        log.info("answering Teams activity %s left by a restart", activity.id)
+        reference = TurnContext.get_conversation_reference(activity)
+        await self.adapter.continue_conversation(
+            reference, callback, bot_app_id=self.settings.app_id or None
+        )
+
+    async def start(self) -> None:
+        """Answer what a crash left mid-turn; expire old keys."""
+        await self.inbox.start()
+
+    async def close(self) -> None:
+        await self.inbox.close(timeout=10)
 
     async def remember(self, turn_context: TurnContext, email: str | None = None) -> None:
         """Store this conversation's reference (durably) so the bot can write later."""
@@ -523,10 +582,7 @@ class StrategyBot(ActivityHandler):
         if not self.channel.tenant_allowed(turn_context.activity):
             log.warning("ignored an activity from tenant outside TEAMS_ALLOWED_TENANTS")
             return
-        if not await self.channel.first_time(turn_context.activity):
-            log.info("ignored a repeated Teams activity %s", turn_context.activity.id)
-            return
-        await super().on_turn(turn_context)
+        await self.channel.once(turn_context, super().on_turn)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.channel.answer(turn_context)
