@@ -68,6 +68,7 @@ from bot.channels.teams_auth import (
     CachedCredentialsFactory,
     MicrosoftUnavailable,
     install_timed_key_fetching,
+    quicken_msrest_retry_policy,
 )
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
@@ -254,6 +255,7 @@ class TeamsChannel:
                 timeout=settings.microsoft_timeout,
             )
         channel_keys = AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+        quicken_msrest_retry_policy()
         self.keys = install_timed_key_fetching(
             {channel_keys: settings.openid_metadata_url} if settings.openid_metadata_url else None,
             timeout=settings.microsoft_timeout,
@@ -272,6 +274,7 @@ class TeamsChannel:
         self.adapter.on_turn_error = self._on_turn_error
         self.bot = StrategyBot(self)
         self._emails: OrderedDict[str, str | None] = OrderedDict()
+        self._bodies: dict[int, dict[str, Any]] = {}  # id(activity) -> its request's JSON
 
     def describe(self) -> str:
         if self.settings.anonymous:
@@ -312,7 +315,11 @@ class TeamsChannel:
             activity = Activity().deserialize(raw)
         except Exception:  # msrest raises its own DeserializationError family
             return web.Response(status=400, text="expected an activity")
-        return await self._process(request.headers.get("Authorization", ""), activity)
+        self._bodies[id(activity)] = raw  # the inbox keeps the JSON as it came (`once`)
+        try:
+            return await self._process(request.headers.get("Authorization", ""), activity)
+        finally:
+            del self._bodies[id(activity)]
 
     async def _process(self, auth_header: str, activity: Activity) -> web.Response:
         """botbuilder's authentication and the turn, its failures as short answers."""
@@ -376,7 +383,8 @@ class TeamsChannel:
             else:
                 log.info("ignored a repeated Teams activity %s", activity.id)
             return
-        if not await self.inbox.begin(key, MESSAGE_KIND, activity.serialize()):
+        payload = self._bodies.get(id(activity)) or activity.serialize()
+        if not await self.inbox.begin(key, MESSAGE_KIND, payload):
             log.info("ignored a repeated Teams activity %s", activity.id)
             return
         try:
