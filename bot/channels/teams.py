@@ -38,11 +38,11 @@ import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import ActivityHandler, TurnContext
@@ -79,6 +79,7 @@ log = logging.getLogger(__name__)
 
 MESSAGES_PATH = "/api/messages"
 MAX_BODY_BYTES = 256 * 1024
+T = TypeVar("T")
 MESSAGE_KIND = "teams:message"  # the inbox's name for a Teams message turn
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
@@ -404,7 +405,7 @@ class TeamsChannel:
         async def callback(turn_context: TurnContext) -> None:
             turn_context.activity = activity  # the turn is the original message's
             if already:
-                await turn_context.send_activity(to_activity(recorded_before_restart()))
+                await self._call(turn_context.send_activity(to_activity(recorded_before_restart())))
             else:
                 await self.answer(turn_context)
 
@@ -483,7 +484,7 @@ class TeamsChannel:
             return self._emails[user.id]
         email = None
         try:
-            member = await TeamsInfo.get_member(turn_context, user.id)
+            member = await self._call(TeamsInfo.get_member(turn_context, user.id))
             email = member.email or member.user_principal_name
         except Exception as error:  # the member API failing must not lose the message
             log.info("Teams member lookup for %s failed: %s", user.id, error)
@@ -504,7 +505,7 @@ class TeamsChannel:
             conversation_id=activity.conversation.id if activity.conversation else None,
         )
         reply = await self.tracker.handle(message)
-        await turn_context.send_activity(to_activity(reply))
+        await self._call(turn_context.send_activity(to_activity(reply)))
 
     async def welcome(self, turn_context: TurnContext, members: list[ChannelAccount]) -> None:
         activity = turn_context.activity
@@ -514,11 +515,8 @@ class TeamsChannel:
         people = [m for m in members if m.id != bot_id]
         if not added_bot and not people:
             return
-        await turn_context.send_activity(
-            to_activity(
-                self.welcome_reply(None if added_bot else [p.name for p in people if p.name])
-            )
-        )
+        welcome = self.welcome_reply(None if added_bot else [p.name for p in people if p.name])
+        await self._call(turn_context.send_activity(to_activity(welcome)))
 
     def welcome_reply(self, names: list[str] | None = None) -> Reply:
         greeting = f"Welcome, {', '.join(names)}!" if names else "Hello!"
@@ -534,23 +532,30 @@ class TeamsChannel:
         )
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        if isinstance(error, Undeliverable):  # the reply could not go; a "Sorry" cannot either
+            log.warning("Teams reply not delivered: %s", error)
+            return
         log.error("Teams turn failed", exc_info=error)
         if turn_context.activity and turn_context.activity.type == ActivityTypes.message:
             try:
-                await turn_context.send_activity(
-                    to_activity(
-                        Reply(
-                            lines=[
-                                "Sorry, something went wrong on my side while handling that. "
-                                "Please try again; if it keeps happening, tell the strategy "
-                                "administrator."
-                            ],
-                            kind=Kind.ERROR,
-                        )
-                    )
-                )
-            except Exception:  # the connector itself may be what failed
-                log.exception("could not tell the Teams user about the failure")
+                await self._call(turn_context.send_activity(to_activity(SORRY)))
+            except Exception as failure:  # the connector itself may be what failed
+                log.warning("could not tell the Teams user about the failure: %s", failure)
+
+    async def _call(self, work: Awaitable[T]) -> T:
+        """One call to the Bot Framework connector (a reply, a member lookup), bounded.
+
+        msrest would wait up to 100 s for a connector that accepts the connection and
+        never answers; a Teams turn runs inline, so that would hold the request (and its
+        connection) as long. Past `microsoft_timeout` the call is abandoned: a reply that
+        could not be sent is an `Undeliverable` (logged; the change itself is stored)."""
+        try:
+            return await asyncio.wait_for(work, self.settings.microsoft_timeout)
+        except TimeoutError as error:
+            raise Undeliverable(
+                f"the Bot Framework connector did not answer within "
+                f"{self.settings.microsoft_timeout:g} s"
+            ) from error
 
     # ------------------------------------------------------------------ proactive
     async def send(self, stored: Mapping[str, Any], reply: Reply) -> None:
@@ -566,7 +571,7 @@ class TeamsChannel:
             # message's replyToId; a proactive message is a new message, not a reply.
             turn_context.activity.id = None
             try:
-                await turn_context.send_activity(to_activity(reply))
+                await self._call(turn_context.send_activity(to_activity(reply)))
             except Exception as error:  # reported to the caller below
                 failures.append(error)
 
@@ -602,6 +607,15 @@ class StrategyBot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.channel.remember(turn_context)
+
+
+SORRY = Reply(
+    lines=[
+        "Sorry, something went wrong on my side while handling that. Please try again; "
+        "if it keeps happening, tell the strategy administrator."
+    ],
+    kind=Kind.ERROR,
+)
 
 
 def to_activity(reply: Reply) -> Activity:
