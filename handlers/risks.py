@@ -41,8 +41,9 @@ _LEVEL_PATTERNS = {
     )
 }
 _THEME = re.compile(r"\b(?:for\s+|under\s+|on\s+)?theme\s+(?P<v>\d{1,2}|[a-z]+)\b", re.IGNORECASE)
-_OBJECTIVE = re.compile(
-    r"\b(?:for\s+|on\s+|objective\s+|re\s+)+(?:objective\s+)?(?P<v>\d{1,2}\.\d{1,3})\b",
+_OBJECTIVE = re.compile(  # "on 3.2", "to 3.2:", "against objective 3.2", "affecting 3.2"
+    r"\b(?:(?:for|on|to|against|about|affecting|under|re|objective)\s+)+"
+    r"(?:objective\s+)?(?P<v>\d{1,2}\.\d{1,3})\b",
     re.IGNORECASE,
 )
 _KEYED = re.compile(
