@@ -127,6 +127,8 @@ async def test_undo_refuses_to_remove_a_risk_someone_else_changed_since(say, rep
         "add risk to 3.2: supplier fails, likelihood 4 impact 5",
         "log a risk against 3.2 - supplier fails, L4 I5",
         "new risk affecting objective 3.2: supplier fails, likelihood 4, impact 5",
+        "risk 3.2: supplier fails, L4 I5",
+        "risk for 3.2 - supplier fails (L4, I5)",
     ],
 )
 async def test_risk_names_its_objective_with_any_preposition(say, repo, text):
