@@ -163,20 +163,25 @@ def create_app(
     from bot.web import add_dashboard  # the read-only dashboard: bot/web/
 
     add_dashboard(app, repo, dashboard)
-    if channels.teams:
-        channels.teams.add_routes(app)
-    if channels.slack:
-        channels.slack.add_routes(app)
-
-        async def close_slack(app: web.Application) -> None:
-            await channels.slack.close()
-
-        async def start_slack(app: web.Application) -> None:
-            await channels.slack.start()
-
-        app.on_startup.append(start_slack)
-        app.on_shutdown.append(close_slack)
+    for channel in (channels.teams, channels.slack):
+        if channel:
+            _add_channel(app, channel)
     return app
+
+
+def _add_channel(app: web.Application, channel: Any) -> None:
+    """A channel's routes; its inbox starts with the server (crash-left work first) and
+    drains at shutdown."""
+    channel.add_routes(app)
+
+    async def start(_app: web.Application) -> None:
+        await channel.start()
+
+    async def close(_app: web.Application) -> None:
+        await channel.close()
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(close)
 
 
 def _may_see_details(request: web.Request, token: str | None) -> bool:

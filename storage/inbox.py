@@ -89,6 +89,7 @@ class Inbox:
         self._workers: list[asyncio.Task[None]] = []
         self._last_expiry = 0.0
         self._finished: list[str] = []  # done, not yet marked in the store
+        self._inline = 0  # work begun by callers (`begin`) and not yet `done`
 
     # ------------------------------------------------------------------ store
     def _live(self, key: str) -> bool:
@@ -100,15 +101,40 @@ class Inbox:
         return not at or self.clock() - at <= self.ttl
 
     async def accept(self, key: str, kind: str, payload: Any) -> bool:
-        """Durably record new work under `key`; False (and nothing written) if seen."""
+        """Durably record new work under `key` for the workers; False (nothing written) if seen."""
+        now = await self._record(key, kind, payload)
+        if now is None:
+            return False
+        self._enqueue(Item(key, kind, payload, now))
+        return True
+
+    async def begin(self, key: str, kind: str, payload: Any) -> bool:
+        """Durably record work the caller runs itself, now; False (nothing written) if seen.
+
+        For work answered inline (a Teams turn: the 2xx follows the reply). The caller
+        calls `done(key)` when it has finished; if the process dies first, the item is in
+        `pending()` and a worker for `kind` runs it at the next start, with
+        `recovered=True`, exactly like queued work."""
+        if await self._record(key, kind, payload) is None:
+            return False
+        self._inline += 1
+        return True
+
+    async def done(self, key: str) -> None:
+        """Inline work under `key` has finished: marked in the store, batched under load."""
+        self._inline -= 1
+        self._finished.append(key)
+        if len(self._finished) >= FINISH_BATCH or not (self._inline or self._busy):
+            await self._mark_finished()
+
+    async def _record(self, key: str, kind: str, payload: Any) -> float | None:
         now = self.clock()
         value = {"kind": kind, "payload": payload, "at": now, "done": False}
         async with self.repo.transaction() as tx:
             if self._live(INBOX_PREFIX + key):
-                return False
+                return None
             self._put(tx, INBOX_PREFIX + key, value)
-        self._enqueue(Item(key, kind, payload, now))
-        return True
+        return now
 
     async def first_time(self, key: str) -> bool:
         """True the first time `key` is offered (in any process, within `ttl`); durable."""
@@ -138,11 +164,16 @@ class Inbox:
                     self._put(tx, INBOX_PREFIX + key, done)
 
     def pending(self) -> list[Item]:
-        """Acknowledged work never finished (after a crash), oldest first."""
+        """Acknowledged work never finished (after a crash), oldest first.
+
+        Only the kinds this inbox has handlers for: each channel keeps its own inbox on
+        the one store, and one channel must not take (or drop) another's work."""
         items = []
         for doc in self.repo.store.iterate("meta"):
             key, value = doc.get("key", ""), doc.get("value")
-            if key.startswith(INBOX_PREFIX) and isinstance(value, dict) and not value.get("done"):
+            if not (key.startswith(INBOX_PREFIX) and isinstance(value, dict)):
+                continue
+            if not value.get("done") and value.get("kind") in self.handlers:
                 items.append(
                     Item(
                         key[len(INBOX_PREFIX) :],

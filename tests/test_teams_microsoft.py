@@ -129,3 +129,29 @@ async def test_a_slow_token_endpoint_leaves_slack_acks_fast(bot):
     statuses = [r.status for r in await asyncio.wait_for(asyncio.gather(*waiting), 8)]
     assert statuses == [503] * 5  # after the 2-second timeout, not the fake's 10
     assert bot.microsoft.token_requests <= 5
+
+
+def test_quickened_msrest_retry_policy_retries_the_same_codes_as_msrest():
+    """botbuilder builds two msrest clients per Teams turn; each built its retry policy
+    by scanning a list (~6 ms). The frozenset must give msrest's own policy, unchanged."""
+    from msrest.universal_http.requests import ClientRetryPolicy
+
+    from bot.channels.teams_auth import quicken_msrest_retry_policy
+
+    quicken_msrest_retry_policy()
+    assert isinstance(ClientRetryPolicy.safe_codes, frozenset)
+    policy = ClientRetryPolicy().policy
+    # msrest's definition: retry 408 and every 5xx-9xx except 501 and 505
+    assert policy.status_forcelist == [408] + [c for c in range(500, 999) if c not in (501, 505)]
+    assert (policy.total, policy.connect, policy.read, policy.backoff_factor) == (3, 3, 3, 0.8)
+
+
+async def test_a_connector_that_never_answers_holds_a_teams_turn_only_so_long(bot):
+    """msrest would wait 100 s for the reply; the turn gives up after microsoft_timeout
+    (2 s here), the change is stored all the same, and the connection is released."""
+    bot.connector.delay = 30.0
+    started = time.monotonic()
+    response = await post_teams(bot, "update 3.2 on track 65% connector hanging")
+    assert time.monotonic() - started < 4.0
+    assert response.status < 500
+    assert [u.note for u in bot.repo.updates_for("3.2")][-1:] == ["connector hanging"]

@@ -5,12 +5,16 @@ to it; keeping the shared names here (below both) means neither imports the othe
 store keys for conversation references are written by the channels and read by delivery,
 so their spelling lives here once. `is_loopback` is the one loopback check (Emulator
 mode's serviceUrl guard and `serve`'s refusal to listen on a public address).
+`recorded_before_restart` is what both channels say when work acknowledged before a
+crash turns out to have been stored already (storage/inbox.py's recovery).
 """
 
 from __future__ import annotations
 
 import ipaddress
 from urllib.parse import urlsplit
+
+from handlers.reply import Reply
 
 
 class Undeliverable(RuntimeError):
@@ -46,3 +50,13 @@ def is_loopback(host: str | None) -> bool:
 
 def is_loopback_url(url: str | None) -> bool:
     return is_loopback(urlsplit(url or "").hostname)
+
+
+def recorded_before_restart() -> Reply:
+    """The answer to work a crash interrupted after its change was stored."""
+    return Reply(
+        lines=[
+            "Recorded: I stored this before the bot restarted, so I have not stored it "
+            "again. Ask about the objective to see it in its history."
+        ]
+    )

@@ -63,7 +63,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
-from bot.channels.common import Undeliverable
+from bot.channels.common import Undeliverable, recorded_before_restart
 from bot.logs import RateLimitedLogger
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
@@ -310,7 +310,7 @@ class SlackChannel:
             log.info("Slack event %s was recorded before a restart; not again", item.key)
             is_dm = event.get("channel_type") == "im"
             thread = event.get("thread_ts") or (None if is_dm else event.get("ts"))
-            await self.post(event["channel"], _recorded_before_restart(), thread_ts=thread)
+            await self.post(event["channel"], recorded_before_restart(), thread_ts=thread)
             return
         await self._on_message(work, event)
 
@@ -320,7 +320,7 @@ class SlackChannel:
             "slack", form.get("trigger_id"), item.accepted_at
         ):
             log.info("Slack command %s was recorded before a restart; not again", item.key)
-            reply = _recorded_before_restart()
+            reply = recorded_before_restart()
             await self.respond(form.get("response_url", ""), reply, user=form.get("user_id"))
             return
         await self._on_slash(form)
@@ -613,13 +613,4 @@ def _sorry() -> Reply:
             "again; if it keeps happening, tell the strategy administrator."
         ],
         kind=Kind.ERROR,
-    )
-
-
-def _recorded_before_restart() -> Reply:
-    return Reply(
-        lines=[
-            "Recorded: I stored this before the bot restarted, so I have not stored it "
-            "again. Ask about the objective to see it in its history."
-        ]
     )

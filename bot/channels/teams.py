@@ -20,19 +20,29 @@ What happens to a message: its conversation reference is stored (so digests can 
 the person or channel later), the bot's @mention is stripped, the sender becomes a
 `Sender(channel="teams", user_id=<Entra object id>, email=..., display_name=...)`, the
 FrontDoor answers, and the Reply goes back as an Adaptive Card or plain text.
+
+Exactly once, across crashes: a message activity is written to the store's inbox
+(storage/inbox.py, `begin`) before its turn runs, and marked done after the reply.
+A repeat of the same activity id (Bot Framework's retry, a replay) is answered 2xx
+and ignored. If the process dies mid-turn, Bot Framework got no 2xx; at the next
+start the inbox hands the activity to `_recover`, which answers it proactively in
+its conversation, or, if its change was already stored (`recorded_message`), says
+so instead of storing it twice; the platform's retry meanwhile finds the key and is
+ignored. Other activities (installs, members added) only need the replay key.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from botbuilder.core import ActivityHandler, TurnContext
@@ -48,6 +58,7 @@ from bot.channels import teams_render
 from bot.channels.common import (
     Undeliverable,
     is_loopback_url,
+    recorded_before_restart,
     teams_conversation_key,
     teams_email_key,
     teams_user_key,
@@ -57,16 +68,19 @@ from bot.channels.teams_auth import (
     CachedCredentialsFactory,
     MicrosoftUnavailable,
     install_timed_key_fetching,
+    quicken_msrest_retry_policy,
 )
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
-from storage.inbox import Inbox
+from storage.inbox import Inbox, Item
 from storage.repository import Repository
 
 log = logging.getLogger(__name__)
 
 MESSAGES_PATH = "/api/messages"
 MAX_BODY_BYTES = 256 * 1024
+T = TypeVar("T")
+MESSAGE_KIND = "teams:message"  # the inbox's name for a Teams message turn
 TRUE_WORDS = {"1", "true", "yes", "on"}
 
 
@@ -216,7 +230,9 @@ class TeamsChannel:
         self.settings = settings
         self.tracker = tracker
         self.repo = repo
-        self.seen = Inbox(repo)  # replay keys only: `seen:` keys that expire after a day
+        # Message turns begun and done, replay keys; both expire after a day.
+        self.inbox = Inbox(repo, workers=1)
+        self.inbox.handlers[MESSAGE_KIND] = self._recover
         self.today = today
         self.strategy_name = strategy_name or (
             lambda: repo.strategy_info().get("name") or "ICT strategy"
@@ -240,6 +256,7 @@ class TeamsChannel:
                 timeout=settings.microsoft_timeout,
             )
         channel_keys = AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
+        quicken_msrest_retry_policy()
         self.keys = install_timed_key_fetching(
             {channel_keys: settings.openid_metadata_url} if settings.openid_metadata_url else None,
             timeout=settings.microsoft_timeout,
@@ -258,6 +275,7 @@ class TeamsChannel:
         self.adapter.on_turn_error = self._on_turn_error
         self.bot = StrategyBot(self)
         self._emails: OrderedDict[str, str | None] = OrderedDict()
+        self._bodies: dict[int, dict[str, Any]] = {}  # id(activity) -> its request's JSON
 
     def describe(self) -> str:
         if self.settings.anonymous:
@@ -298,7 +316,11 @@ class TeamsChannel:
             activity = Activity().deserialize(raw)
         except Exception:  # msrest raises its own DeserializationError family
             return web.Response(status=400, text="expected an activity")
-        return await self._process(request.headers.get("Authorization", ""), activity)
+        self._bodies[id(activity)] = raw  # the inbox keeps the JSON as it came (`once`)
+        try:
+            return await self._process(request.headers.get("Authorization", ""), activity)
+        finally:
+            del self._bodies[id(activity)]
 
     async def _process(self, auth_header: str, activity: Activity) -> web.Response:
         """botbuilder's authentication and the turn, its failures as short answers."""
@@ -343,16 +365,62 @@ class TeamsChannel:
             return True
         return tenant_of(activity) in self.settings.allowed_tenants
 
-    async def first_time(self, activity: Activity) -> bool:
-        """False for an activity already handled (Bot Framework retries, replays).
+    async def once(self, turn_context: TurnContext, turn: Callable[[TurnContext], Any]) -> None:
+        """Run `turn` unless this activity was handled already (retries, replays).
 
         The key is durable before the turn runs, in the store, so it holds across
         restarts and across processes sharing the data directory; it expires after a
-        day with the Slack inbox's keys (storage/inbox.py).
+        day with the Slack inbox's keys (storage/inbox.py). A message's key carries the
+        activity until the turn is done, so a crash mid-turn is recovered at start-up.
         """
+        activity = turn_context.activity
         if not activity.id:
-            return True
-        return await self.seen.first_time(f"teams:{activity.id[:256]}")
+            await turn(turn_context)
+            return
+        key = f"teams:{activity.id[:256]}"
+        if activity.type != ActivityTypes.message:
+            if await self.inbox.first_time(key):
+                await turn(turn_context)
+            else:
+                log.info("ignored a repeated Teams activity %s", activity.id)
+            return
+        payload = self._bodies.get(id(activity)) or activity.serialize()
+        if not await self.inbox.begin(key, MESSAGE_KIND, payload):
+            log.info("ignored a repeated Teams activity %s", activity.id)
+            return
+        try:
+            await turn(turn_context)
+        except asyncio.CancelledError:
+            raise  # shutting down mid-turn: left pending, recovered at the next start
+        except Exception:
+            await self.inbox.done(key)  # failed turns are answered "Sorry", not retried
+            raise
+        await self.inbox.done(key)
+
+    async def _recover(self, item: Item) -> None:
+        """A message turn a crash interrupted: answer it now, in its conversation."""
+        activity = Activity().deserialize(item.payload)
+        already = self.repo.recorded_message("teams", activity.id, item.accepted_at)
+
+        async def callback(turn_context: TurnContext) -> None:
+            turn_context.activity = activity  # the turn is the original message's
+            if already:
+                await self._call(turn_context.send_activity(to_activity(recorded_before_restart())))
+            else:
+                await self.answer(turn_context)
+
+        log.info("answering Teams activity %s left by a restart", activity.id)
+        reference = TurnContext.get_conversation_reference(activity)
+        await self.adapter.continue_conversation(
+            reference, callback, bot_app_id=self.settings.app_id or None
+        )
+
+    async def start(self) -> None:
+        """Answer what a crash left mid-turn; expire old keys."""
+        await self.inbox.start()
+
+    async def close(self) -> None:
+        await self.inbox.close(timeout=10)
 
     async def remember(self, turn_context: TurnContext, email: str | None = None) -> None:
         """Store this conversation's reference (durably) so the bot can write later."""
@@ -416,7 +484,7 @@ class TeamsChannel:
             return self._emails[user.id]
         email = None
         try:
-            member = await TeamsInfo.get_member(turn_context, user.id)
+            member = await self._call(TeamsInfo.get_member(turn_context, user.id))
             email = member.email or member.user_principal_name
         except Exception as error:  # the member API failing must not lose the message
             log.info("Teams member lookup for %s failed: %s", user.id, error)
@@ -437,7 +505,7 @@ class TeamsChannel:
             conversation_id=activity.conversation.id if activity.conversation else None,
         )
         reply = await self.tracker.handle(message)
-        await turn_context.send_activity(to_activity(reply))
+        await self._call(turn_context.send_activity(to_activity(reply)))
 
     async def welcome(self, turn_context: TurnContext, members: list[ChannelAccount]) -> None:
         activity = turn_context.activity
@@ -447,11 +515,8 @@ class TeamsChannel:
         people = [m for m in members if m.id != bot_id]
         if not added_bot and not people:
             return
-        await turn_context.send_activity(
-            to_activity(
-                self.welcome_reply(None if added_bot else [p.name for p in people if p.name])
-            )
-        )
+        welcome = self.welcome_reply(None if added_bot else [p.name for p in people if p.name])
+        await self._call(turn_context.send_activity(to_activity(welcome)))
 
     def welcome_reply(self, names: list[str] | None = None) -> Reply:
         greeting = f"Welcome, {', '.join(names)}!" if names else "Hello!"
@@ -467,23 +532,30 @@ class TeamsChannel:
         )
 
     async def _on_turn_error(self, turn_context: TurnContext, error: Exception) -> None:
+        if isinstance(error, Undeliverable):  # the reply could not go; a "Sorry" cannot either
+            log.warning("Teams reply not delivered: %s", error)
+            return
         log.error("Teams turn failed", exc_info=error)
         if turn_context.activity and turn_context.activity.type == ActivityTypes.message:
             try:
-                await turn_context.send_activity(
-                    to_activity(
-                        Reply(
-                            lines=[
-                                "Sorry, something went wrong on my side while handling that. "
-                                "Please try again; if it keeps happening, tell the strategy "
-                                "administrator."
-                            ],
-                            kind=Kind.ERROR,
-                        )
-                    )
-                )
-            except Exception:  # the connector itself may be what failed
-                log.exception("could not tell the Teams user about the failure")
+                await self._call(turn_context.send_activity(to_activity(SORRY)))
+            except Exception as failure:  # the connector itself may be what failed
+                log.warning("could not tell the Teams user about the failure: %s", failure)
+
+    async def _call(self, work: Awaitable[T]) -> T:
+        """One call to the Bot Framework connector (a reply, a member lookup), bounded.
+
+        msrest would wait up to 100 s for a connector that accepts the connection and
+        never answers; a Teams turn runs inline, so that would hold the request (and its
+        connection) as long. Past `microsoft_timeout` the call is abandoned: a reply that
+        could not be sent is an `Undeliverable` (logged; the change itself is stored)."""
+        try:
+            return await asyncio.wait_for(work, self.settings.microsoft_timeout)
+        except TimeoutError as error:
+            raise Undeliverable(
+                f"the Bot Framework connector did not answer within "
+                f"{self.settings.microsoft_timeout:g} s"
+            ) from error
 
     # ------------------------------------------------------------------ proactive
     async def send(self, stored: Mapping[str, Any], reply: Reply) -> None:
@@ -499,7 +571,7 @@ class TeamsChannel:
             # message's replyToId; a proactive message is a new message, not a reply.
             turn_context.activity.id = None
             try:
-                await turn_context.send_activity(to_activity(reply))
+                await self._call(turn_context.send_activity(to_activity(reply)))
             except Exception as error:  # reported to the caller below
                 failures.append(error)
 
@@ -523,10 +595,7 @@ class StrategyBot(ActivityHandler):
         if not self.channel.tenant_allowed(turn_context.activity):
             log.warning("ignored an activity from tenant outside TEAMS_ALLOWED_TENANTS")
             return
-        if not await self.channel.first_time(turn_context.activity):
-            log.info("ignored a repeated Teams activity %s", turn_context.activity.id)
-            return
-        await super().on_turn(turn_context)
+        await self.channel.once(turn_context, super().on_turn)
 
     async def on_message_activity(self, turn_context: TurnContext) -> None:
         await self.channel.answer(turn_context)
@@ -538,6 +607,15 @@ class StrategyBot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.channel.remember(turn_context)
+
+
+SORRY = Reply(
+    lines=[
+        "Sorry, something went wrong on my side while handling that. Please try again; "
+        "if it keeps happening, tell the strategy administrator."
+    ],
+    kind=Kind.ERROR,
+)
 
 
 def to_activity(reply: Reply) -> Activity:

@@ -24,6 +24,7 @@ class FakeConnector:
     sent: list[Sent] = field(default_factory=list)
     member_lookups: list[str] = field(default_factory=list)
     fail_with: int | None = None  # answer every send with this status (e.g. 403)
+    delay: float = 0.0  # seconds before answering a send (a connector that hangs)
     server: TestServer | None = None
 
     async def start(self) -> FakeConnector:
@@ -53,6 +54,8 @@ class FakeConnector:
         return await asyncio.wait_for(poll(), timeout)
 
     async def _send(self, request: web.Request) -> web.Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.fail_with:
             return web.json_response(
                 {
