@@ -18,6 +18,7 @@ from docx.oxml.ns import qn
 from pypdf import PdfReader
 
 from handlers.report import build_report, render_docx, render_html, render_pdf
+from handlers.report.content import text_cm
 from tests.digest_fixture import NOW, SINCE, build_history
 from tracker.model import Status
 
@@ -110,6 +111,30 @@ def test_docx_has_word_headings_numbered_paragraphs_and_header_rows(story):
     assert objective_rows == expected["objectives"]
     assert any(s._inline.docPr.get("descr", "").startswith("Bar chart.")
                for s in document.inline_shapes)  # fmt: skip
+
+
+def test_docx_columns_are_wide_enough_for_their_longest_word(story):
+    """Word and LibreOffice break a word that does not fit its column ("Mediu m"); every
+    column's width in the file must hold its longest word at the table's font size."""
+    report, _ = story
+    document = Document(io.BytesIO(render_docx(report)))
+    word_margins_cm = 2 * 0.19
+    checked = 0
+    for table in document.tables[1:]:  # the title block is plain text
+        grid = table._tbl.tblGrid.findall(qn("w:gridCol"))
+        widths = [int(col.get(qn("w:w"))) / 567 for col in grid]  # twips -> cm
+        assert sum(widths) <= 17.0 + 0.01  # A4 less 2 cm margins
+        size = table.rows[0].cells[0].paragraphs[0].runs[0].font.size.pt
+        for i, width in enumerate(widths):
+            column = [row.cells[i].text for row in table.rows]
+            header = max((text_cm(w, size, True) for w in column[0].split()), default=0)
+            body = max((text_cm(w, size) for t in column[1:] for w in t.split()), default=0)
+            assert max(header, body) + word_margins_cm <= width, (column[0], width)
+            checked += 1
+    assert checked >= 40
+    changes = [p.text for p in document.paragraphs if p.text.startswith("7.")]
+    assert any("due Wed 31 Mar 2027 → due Wed 30 Jun 2027" in t for t in changes)
+    assert not any("due due" in t for t in changes)
 
 
 # ----------------------------------------------------------------- HTML

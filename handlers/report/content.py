@@ -17,7 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
+
+from PIL import ImageFont
 
 from handlers import digest_content as digest
 from storage.repository import Repository
@@ -104,19 +108,74 @@ class Report:
 
 
 # ----------------------------------------------------------------- layout and wording
-def column_widths(table: Table, total_cm: float) -> list[float]:
-    """Column widths in cm for a page `total_cm` wide, shared by DOCX and HTML/PDF: each
-    column fits its longest word (no word broken mid-way), and the rest of the width goes
-    to the columns with the most to say (objective, risk, commentary)."""
-    char_cm, padding_cm = 0.23, 0.4  # 9 pt Arial, plus the cell margins
-    floors, wants = [], []
+# Table text is Arial (Liberation Sans where Arial is missing: the same widths). Column
+# widths are measured with the font itself (Pillow reads its metrics), so no column is
+# narrower than its longest word and Word or WeasyPrint never breaks "Medium" as "Mediu m".
+FONT_DIR = Path("/usr/share/fonts/truetype/liberation")  # Debian's fonts-liberation
+CELL_PADDING_CM = 0.45  # Word's default cell margins (2 × 0.19 cm) or the print CSS's, plus slack
+TABLE_PT = (9.0, 8.0, 7.0)  # the DOCX's table text size, smaller only when a table needs it
+
+
+@lru_cache(maxsize=2)
+def _font(bold: bool) -> ImageFont.FreeTypeFont | None:
+    name = "LiberationSans-Bold.ttf" if bold else "LiberationSans-Regular.ttf"
+    try:
+        return ImageFont.truetype(
+            str(FONT_DIR / name), size=100, layout_engine=ImageFont.Layout.BASIC
+        )
+    except OSError:
+        return None  # no font file: estimate from the number of characters instead
+
+
+@lru_cache(maxsize=1 << 16)  # a report measures the same few thousand words many times
+def _width_at_100pt(text: str, bold: bool) -> float:
+    font = _font(bold)
+    if font is None:
+        return len(text) * (60.0 if bold else 55.0)  # a wide average: 0.55–0.6 em
+    return float(font.getlength(text))
+
+
+def text_cm(text: str, pt: float, bold: bool = False) -> float:
+    """How wide `text` is set in Arial at `pt` points, in cm."""
+    return _width_at_100pt(text, bold) * pt / 100 / 72 * 2.54
+
+
+def _line_cm(text: str, pt: float, bold: bool = False) -> float:
+    """`text` on one line: its words' widths (each measured once) and the spaces between."""
+    words = text.split()
+    return sum(text_cm(w, pt, bold) for w in words) + text_cm(" ", pt, bold) * (len(words) - 1)
+
+
+def _word_floors(table: Table, pt: float) -> list[float]:
+    floors = []
     for i, head in enumerate(table.header):
-        cells = [head, *(row[i] for row in table.rows)]
-        word = max(len(w) for text in cells for w in (text.split() or [""]))
-        floors.append(word * char_cm + padding_cm)
-        wants.append(max(len(text) for text in cells))
+        words = [(w, True) for w in head.split()]
+        words += [(w, False) for row in table.rows for w in row[i].split()]
+        floors.append(max((text_cm(w, pt, b) for w, b in words), default=0.0) + CELL_PADDING_CM)
+    return floors
+
+
+def table_pt(table: Table, total_cm: float) -> float:
+    """The largest of TABLE_PT at which every column fits its longest word."""
+    for pt in TABLE_PT:
+        if sum(_word_floors(table, pt)) <= total_cm:
+            return pt
+    return TABLE_PT[-1]
+
+
+def column_widths(table: Table, total_cm: float, pt: float = 9.0) -> list[float]:
+    """Column widths in cm for a page `total_cm` wide with text at `pt` points, shared by
+    DOCX and HTML/PDF: each column fits its longest word (no word broken mid-way), and the
+    rest of the width goes to the columns with the most to say (objective, risk,
+    commentary)."""
+    floors = _word_floors(table, pt)
+    wants = [
+        max(_line_cm(head, pt, True), *(_line_cm(row[i], pt) for row in table.rows))
+        + CELL_PADDING_CM
+        for i, head in enumerate(table.header)
+    ]
     spare = max(total_cm - sum(floors), 0.0)
-    extra = [max(w * char_cm + padding_cm - f, 0.0) for w, f in zip(wants, floors, strict=True)]
+    extra = [max(w - f, 0.0) for w, f in zip(wants, floors, strict=True)]
     share = spare / sum(extra) if sum(extra) > spare else 1.0
     widths = [f + e * share for f, e in zip(floors, extra, strict=True)]
     scale = total_cm / sum(widths) if sum(widths) > total_cm else 1.0
@@ -463,7 +522,8 @@ def _changes(report: Report, repo: Repository, win: digest.Window) -> None:
         parts = ["added" if activity.is_new else ""]
         for name, (was, now) in net.items():
             show = digest.brief_value  # the digest's wording for status, % and dates
-            parts.append(f"{name} {show(name, was, report.date)} → {show(name, now, report.date)}")
+            label = "" if name == "due" else f"{name} "  # brief_value says "due ..." itself
+            parts.append(f"{label}{show(name, was, report.date)} → {show(name, now, report.date)}")
         o = activity.objective
         s.para(f"{o.id} {o.title}: {'; '.join(p for p in parts if p)}.")
 

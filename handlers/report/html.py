@@ -119,7 +119,9 @@ def _block(block: object) -> str:
 def _table(table: Table) -> str:
     e = escape
     head = "".join(f'<th scope="col">{e(h)}</th>' for h in table.header)
-    widths = column_widths(table, 18.6)  # A4 less the print margins, in cm
+    # A4 less the print margins (2 × 12 mm) and the body's padding (2 × 1rem): 17.7 cm of
+    # 8 pt print text
+    widths = column_widths(table, 17.7, pt=8.0)
     cols = "".join(f'<col style="width:{100 * w / sum(widths):.1f}%">' for w in widths)
     rows = "".join(
         "<tr>"

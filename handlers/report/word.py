@@ -28,8 +28,12 @@ from handlers.report.content import (
     Table,
     column_widths,
     long_date,
+    table_pt,
 )
 from tracker.chart import status_figure
+
+MARGIN_CM = 2.0
+TEXT_WIDTH_CM = 21.0 - 2 * MARGIN_CM  # A4 less the margins
 
 
 def render_docx(report: Report) -> bytes:
@@ -37,7 +41,7 @@ def render_docx(report: Report) -> bytes:
     section = document.sections[0]
     section.page_height, section.page_width = Cm(29.7), Cm(21.0)  # A4, as councils print
     for side in ("left_margin", "right_margin"):
-        setattr(section, side, Cm(2.0))
+        setattr(section, side, Cm(MARGIN_CM))
     normal = document.styles["Normal"]
     normal.font.name = "Arial"
     normal.font.size = Pt(11)
@@ -102,13 +106,16 @@ def _numbered(document: WordDocument, paragraph: Paragraph) -> None:
 def _table(document: WordDocument, table: Table) -> None:
     """A table as WordprocessingML built in one piece (python-docx's cell-by-cell API
     costs ~1 ms a cell: seconds for a 200-risk register). Style "Table Grid", a fixed
-    grid (LibreOffice reads gridCol, Word reads tcW), 9 pt text, the header row bold and
-    marked w:tblHeader so it repeats on every page and reads as the header."""
+    grid (LibreOffice reads gridCol, Word reads tcW), 9 pt text (8 or 7 pt when a wide
+    table needs it so that no word breaks), the header row bold and marked w:tblHeader
+    so it repeats on every page and reads as the header."""
     document.add_paragraph(table.caption, style="Caption")
-    widths = [int(Cm(w).twips) for w in column_widths(table, 17.0)]
+    pt = table_pt(table, TEXT_WIDTH_CM)
+    widths = [int(Cm(w).twips) for w in column_widths(table, TEXT_WIDTH_CM, pt)]
     grid = "".join(f'<w:gridCol w:w="{w}"/>' for w in widths)
-    rows = [_row(table.header, widths, header=True)]
-    rows += [_row(row, widths) for row in table.rows]
+    size = round(pt * 2)  # half-points
+    rows = [_row(table.header, widths, size, header=True)]
+    rows += [_row(row, widths, size) for row in table.rows]
     xml = (
         f'<w:tbl {nsdecls("w")}><w:tblPr><w:tblStyle w:val="TableGrid"/>'
         f'<w:tblW w:w="{sum(widths)}" w:type="dxa"/><w:jc w:val="center"/>'
@@ -127,7 +134,7 @@ def _xml_text(text: str) -> str:
     return escape(_NOT_XML.sub("", text))
 
 
-def _row(cells: tuple[str, ...], widths: list[int], header: bool = False) -> str:
+def _row(cells: tuple[str, ...], widths: list[int], size: int, header: bool = False) -> str:
     bold = "<w:b/>" if header else ""
     flag = '<w:tblHeader w:val="true"/>' if header else ""
     flag = f"<w:trPr><w:cantSplit/>{flag}</w:trPr>"  # a row never breaks across pages
@@ -135,7 +142,7 @@ def _row(cells: tuple[str, ...], widths: list[int], header: bool = False) -> str
     for text, width in zip(cells, widths, strict=True):
         out.append(
             f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr><w:p>'
-            f'<w:pPr><w:spacing w:after="0"/></w:pPr><w:r><w:rPr>{bold}<w:sz w:val="18"/>'
+            f'<w:pPr><w:spacing w:after="0"/></w:pPr><w:r><w:rPr>{bold}<w:sz w:val="{size}"/>'
             f'</w:rPr><w:t xml:space="preserve">{_xml_text(text)}</w:t></w:r></w:p></w:tc>'
         )
     out.append("</w:tr>")
