@@ -406,231 +406,285 @@ def _apply_hint(oid: str, what: str, value: str) -> str:
     }[what]
 
 
+@dataclass
+class _Scan:
+    """One message's body being read: where the reference stands and what is taken."""
+
+    body: str
+    ctx: Context
+    ref_start: int
+    ref_end: int
+    oid: str
+    title: str
+    spans: _Spans
+
+    def placed(self, pos: int) -> bool:
+        return _placed(self.body, self.ref_start, self.ref_end, pos, self.title)
+
+    def still_due(self, reading: Reading) -> str:
+        due = reading.objective.due if reading.objective else None
+        return f"{self.oid} is still due {format_date(due) if due else 'with no date'}."
+
+
 def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_end: int) -> None:
     """Fill status, progress, due date, move and note; the reference is body[ref_start:ref_end].
 
     Fields are looked for everywhere; the status only right after the reference (or after
     a qualifier); words before the reference ("Hi all, update on objective") are preamble,
-    never the note.
+    never the note. Each step stops the reading when it sets a problem.
     """
-    oid = reading.objective.id if reading.objective else "3.2"
-    title = reading.objective.title if reading.objective else ""
-    spans = _Spans(len(body))
-    spans.take(ref_start, ref_end)
-    bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", body[ref_end:])
-    if bare and not body[:ref_start].strip(" :,-"):
+    scan = _Scan(
+        body,
+        ctx,
+        ref_start,
+        ref_end,
+        reading.objective.id if reading.objective else "3.2",
+        reading.objective.title if reading.objective else "",
+        _Spans(len(body)),
+    )
+    scan.spans.take(ref_start, ref_end)
+    for step in (_ask_bare_number, _ask_percent_range, _read_percentages, _read_dates):
+        step(reading, scan)
+        if reading.problem:
+            return
+    if reading.due is None:
+        _read_move(reading, scan)
+    _read_status(reading, body, scan.spans, ref_end)
+    if reading.problem:
+        return
+    prefix_words = [(m.group(0), m.start()) for m in _STATUS_RE.finditer(body[:ref_start])]
+    scan.spans.take(0, ref_start)
+    _note(reading, body, scan.spans, scan.oid)
+    _ask_if_note_ends_in_status(reading, scan.oid)
+    _name_prefix_statuses(reading, scan, prefix_words)
+
+
+def _ask_bare_number(reading: Reading, scan: _Scan) -> None:
+    """`3.2 40` or `update 3.2 - 40`: probably a percentage, but asked, never guessed."""
+    bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", scan.body[scan.ref_end :])
+    if bare and not scan.body[: scan.ref_start].strip(" :,-"):
         reading.problem = (
-            f"Did you mean {bare.group(1)}%? Say `update {oid} {bare.group(1)}%` to record it."
+            f"Did you mean {bare.group(1)}%? Say `update {scan.oid} {bare.group(1)}%` to record it."
         )
         reading.ask = True
-        return
 
-    rng = re.search(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", body, re.I)
+
+def _ask_percent_range(reading: Reading, scan: _Scan) -> None:
+    """`60-70%` is two figures: asked back."""
+    rng = re.search(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", scan.body, re.I)
     if rng:
         reading.problem = (
-            f"Is {oid} at {rng.group(1)}% or {rng.group(2)}%? Send one figure, e.g. "
-            f"`update {oid} {rng.group(2)}%`."
+            f"Is {scan.oid} at {rng.group(1)}% or {rng.group(2)}%? Send one figure, e.g. "
+            f"`update {scan.oid} {rng.group(2)}%`."
         )
         reading.ask = True
-        return
-    # Percentages anywhere; only one placed as a field is the progress (others are note).
-    percents = list(PERCENT_RE.finditer(body))
+
+
+_PERCENT_OF = re.compile(
+    r"\s+(?:of|over|under|more|less|cheaper|up|down|higher|lower)\b", re.IGNORECASE
+)
+
+
+def _read_percentages(reading: Reading, scan: _Scan) -> None:
+    """Percentages anywhere; only one placed as a field is the progress (others are note).
+
+    A clearly wrong value (`1e3%`, `-5%`, `150 percent`) refuses the message; two
+    different placed values are asked back.
+    """
     values: list[tuple[float, re.Match[str]]] = []
-    for match in percents:
+    for match in PERCENT_RE.finditer(scan.body):
         value = _percent(match.group("num"))
-        placed = _placed(body, ref_start, ref_end, match.start(), title) and not re.match(
-            r"\s+(?:of|over|under|more|less|cheaper|up|down|higher|lower)\b",
-            body[match.end() :],
-            re.I,
-        )
+        placed = scan.placed(match.start()) and not _PERCENT_OF.match(scan.body[match.end() :])
         if not placed and value is not None and 0 <= value <= 100:
             shown = match.group(0).strip()
-            reading.not_applied.append((f"“{shown}”", f"update {oid} {shown}"))
+            reading.not_applied.append((f"“{shown}”", f"update {scan.oid} {shown}"))
             continue
         if value is None or not 0 <= value <= 100:
             reading.problem = (
                 f"Progress must be between 0% and 100%; you wrote “{match.group(0).strip()}”. "
-                f"Send it again as e.g. `update {oid} 40%`."
+                f"Send it again as e.g. `update {scan.oid} 40%`."
             )
             return
         values.append((value, match))
-    if values:
-        distinct = {round(v) for v, _ in values}
-        first_value, first = values[0]
-        if len(distinct) > 1:
-            shown = " and ".join(m.group(0).strip() for _, m in values)
-            reading.problem = (
-                f"I found more than one percentage ({shown}), so I don't know which is the "
-                f"progress. Send one, e.g. `update {oid} {round(first_value)}%`."
-            )
-            reading.ask = True
-            return
-        reading.progress = round(first_value)
-        suffix = (first.group("suffix") or "").lower()
-        if reading.progress == 100 and suffix in ("achieved", "complete", "completed", "done"):
-            reading.status = Status.ACHIEVED
-        for _, match in values:
-            spans.take(match.start(), match.end())
-        reading.fields.append(Field("progress", first.group(0), first.start(), first.end()))
-
-    # Dates after the verbs officers use.
-    for match in DATE_RE.finditer(body):
-        verb = match.group("verb").lower()
-        if not spans.free(match.start("verb"), match.end("verb")):
-            continue
-        if (
-            verb.startswith("due")
-            and re.match(r"\s*to\b", body[match.end("verb") :], re.I)
-            and not _DATEISH.search(match.group("date"))
-        ):
-            continue  # "due to supplier delays" is a reason, not a date
-        start, end = _date_span(body, match.start("date"))
-        if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
-            continue
-        starts_dateish = re.match(
-            r"(?:\d|q[1-4]\b|next|this|end|start|mid|early|late|in\b|the\s+end|sometime|"
-            r"after|before|half|xmas|christmas|easter|year|tomorrow|today|"
-            r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri)[a-z]*\b)",
-            body[start:end].strip(),
-            re.I,
-        )
-        leading = not body[ref_end : match.start("verb")].strip(" ,:;-–")
-        strong = re.match(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", verb)
-        if leading and strong and not starts_dateish and _read_date(body, start, end, ctx) is None:
-            shown = body[start:end].strip()
-            reading.problem = f"I couldn't read “{shown}” as a date."
-            try:
-                parse_due_date(shown, ctx.now, ctx.calendar)
-            except DateNotUnderstood as error:
-                reading.problem_lines = [error.hint]
-            still = (
-                format_date(reading.objective.due)
-                if reading.objective and reading.objective.due
-                else "with no date"
-            )
-            reading.problem_lines.append(f"{oid} is still due {still}.")
-            return
-        if not _placed(body, ref_start, ref_end, match.start("verb"), title) or not starts_dateish:
-            if _DATEISH.search(body[start:end]):
-                shown = " ".join(body[match.start("verb") : end].split())
-                found = _read_date(body, start, end, ctx) if starts_dateish else None
-                when = format_date(found[0].value) if found else "<date>"
-                reading.not_applied.append((f"“{shown}”", f"{oid} due {when}"))
-                spans.take(match.start(), match.start())
-            continue
-        if re.search(r"\byear[\s-]?end\b", body[start:end], re.I) and not re.search(
-            r"financial|calendar", body[start:end], re.I
-        ):
-            reading.problem = f"Which year end do you mean for {oid}?"
-            reading.problem_lines = [
-                f"Say `{oid} due end of the financial year` (31 March) or "
-                f"`{oid} due end of December`."
-            ]
-            return
-        found = _read_date(body, start, end, ctx)
-        if found is None:
-            leading = not body[ref_end : match.start("verb")].strip(" ,:;-–")
-            strong = re.match(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", verb)
-            if (_DATEISH.search(body[start:end]) and verb not in ("now", "move", "moving")) or (
-                leading and strong
-            ):
-                shown = body[start:end].strip()
-                try:
-                    parse_due_date(shown, ctx.now, ctx.calendar)
-                    hint = ""
-                except DateNotUnderstood as error:
-                    hint = error.hint
-                still = (
-                    format_date(reading.objective.due)
-                    if reading.objective and reading.objective.due
-                    else "with no date"
-                )
-                reading.problem = f"I couldn't read “{shown}” as a date."
-                reading.problem_lines = [hint, f"{oid} is still due {still}."]
-                return
-            continue
-        parsed, stop = found
-        if verb == "now" and stop < end and not _DATEISH.search(body[start:stop]):
-            continue
-        if not _DATEISH.search(body[start:stop]) and not re.search(
-            r"\b(?:in|next|end|week|month|quarter|year|today|tomorrow)\b", body[start:stop], re.I
-        ):
-            continue
-        if reading.due is not None and parsed.value != reading.due.value:
-            reading.problem = (
-                f"I found two dates ({format_date(reading.due.value)} and "
-                f"{format_date(parsed.value)}), so I don't know which is the due date. "
-                f"Send one, e.g. `{oid} due {format_date(parsed.value)}`."
-            )
-            return
-        reading.due = parsed
-        verb_start = match.start("verb")
-        # "slipping to end of May" both sets the status and moves the date.
-        if verb in ("slipping", "slipped", "delayed", "deferred"):
-            verb_start = match.start("prep") if match.group("prep") else start
-        spans.take(verb_start, stop)
-        shown = " ".join(body[verb_start:stop].split())
-        reading.fields.append(Field("due", shown, verb_start, stop))
-
-    # Relative moves of the current due date: "back 3 weeks", "forward a month".
-    if reading.due is None:
-        for match in RELATIVE_RE.finditer(body):
-            direction = (match.group("dir") or match.group("after") or "").lower()
-            begin = match.start("dir") if match.group("dir") else match.start("n")
-            shown = body[begin : match.end()]
-            verb = _RELATIVE_VERB.search(body[:begin])
-            if not direction and not verb:
-                continue
-            if direction == "by" and not verb:
-                continue
-            if not spans.free(begin, match.end()):
-                continue
-            if not _placed(body, ref_start, ref_end, verb.start() if verb else begin):
-                reading.not_applied.append((f"“{shown}”", f"push {oid} back {shown}"))
-                continue
-            n = _count(match.group("n"))
-            if direction in ("forward", "earlier") or (
-                verb and verb.group(0).lower().startswith(("bring", "brought", "pull"))
-            ):
-                n = -n
-            reading.move = (n, match.group("unit").lower())
-            start = verb.start() if verb and verb.start() >= begin - 30 else begin
-            if verb and not spans.free(verb.start(), verb.end()):
-                start = begin
-            spans.take(start, match.end())
-            reading.fields.append(Field("move", body[start : match.end()], start, match.end()))
-            break
-
-    # Status: leading run of fields, or introduced by a qualifier anywhere.
-    _read_status(reading, body, spans, ref_end)
-    if reading.problem:
+    if not values:
         return
-    prefix_words = [(m.group(0), m.start()) for m in _STATUS_RE.finditer(body[:ref_start])]
-    spans.take(0, ref_start)
-    _note(reading, body, spans, oid)
-    nothing = reading.status is None and reading.progress is None and reading.due is None
-    ends = _STATUS_RE.search(reading.note or "")
-    if (
-        nothing
-        and reading.move is None
-        and not reading.explicit_verb
-        and ends
-        and ends.end() == len((reading.note or "").rstrip(".!"))
-        and len((reading.note or "").split()) <= 4
-    ):
-        word = ends.group(1)
-        status = STATUS_SYNONYMS[word.lower()]
-        reading.problem = f"Is {oid} itself {status.value}, or is that just a note?"
-        reading.problem_lines = [
-            f"To set the status say `update {oid} {status.value}: {reading.note}`; "
-            f"to keep it as a note only say `update {oid} note: {reading.note}`."
-        ]
+    first_value, first = values[0]
+    if len({round(v) for v, _ in values}) > 1:
+        shown = " and ".join(m.group(0).strip() for _, m in values)
+        reading.problem = (
+            f"I found more than one percentage ({shown}), so I don't know which is the "
+            f"progress. Send one, e.g. `update {scan.oid} {round(first_value)}%`."
+        )
         reading.ask = True
-    for word, at in prefix_words:
-        if spans.free(at, at + 1) or reading.status is not STATUS_SYNONYMS[word.lower()]:
-            status = STATUS_SYNONYMS[word.lower()]
-            if reading.status is not status:
-                reading.not_applied.append((f"“{word}”", f"update {oid} {status.value}"))
+        return
+    reading.progress = round(first_value)
+    suffix = (first.group("suffix") or "").lower()
+    if reading.progress == 100 and suffix in ("achieved", "complete", "completed", "done"):
+        reading.status = Status.ACHIEVED
+    for _, match in values:
+        scan.spans.take(match.start(), match.end())
+    reading.fields.append(Field("progress", first.group(0), first.start(), first.end()))
+
+
+_STARTS_DATEISH = re.compile(
+    r"(?:\d|q[1-4]\b|next|this|end|start|mid|early|late|in\b|the\s+end|sometime|"
+    r"after|before|half|xmas|christmas|easter|year|tomorrow|today|"
+    r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri)[a-z]*\b)",
+    re.IGNORECASE,
+)
+_STRONG_DATE_VERB = re.compile(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", re.I)
+_YEAR_END = re.compile(r"\byear[\s-]?end\b", re.IGNORECASE)
+
+
+def _read_dates(reading: Reading, scan: _Scan) -> None:
+    """Dates after the verbs officers use (due, deadline, go-live, moved, extended...)."""
+    for match in DATE_RE.finditer(scan.body):
+        _read_date_phrase(reading, scan, match)
+        if reading.problem:
+            return
+
+
+def _refuse_date(reading: Reading, scan: _Scan, shown: str) -> None:
+    """A date phrase the date reader cannot read refuses the message, with its hint."""
+    try:
+        parse_due_date(shown, scan.ctx.now, scan.ctx.calendar)
+        hint = ""
+    except DateNotUnderstood as error:
+        hint = error.hint
+    reading.problem = f"I couldn't read “{shown}” as a date."
+    reading.problem_lines = [hint, scan.still_due(reading)]
+
+
+def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> None:
+    """One verb + date phrase: applied, named as not applied, or the message refused."""
+    body, verb = scan.body, match.group("verb").lower()
+    if not scan.spans.free(match.start("verb"), match.end("verb")):
+        return
+    reason = verb.startswith("due") and re.match(r"\s*to\b", body[match.end("verb") :], re.I)
+    if reason and not _DATEISH.search(match.group("date")):
+        return  # "due to supplier delays" is a reason, not a date
+    start, end = _date_span(body, match.start("date"))
+    if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
+        return
+    starts_dateish = bool(_STARTS_DATEISH.match(body[start:end].strip()))
+    leading = not body[scan.ref_end : match.start("verb")].strip(" ,:;-–")
+    insists = leading and bool(_STRONG_DATE_VERB.match(verb))
+    # Each _read_date may reach dateparser (a millisecond or more): only where needed.
+    if insists and not starts_dateish and _read_date(body, start, end, scan.ctx) is None:
+        _refuse_date(reading, scan, body[start:end].strip())
+        return
+    if not scan.placed(match.start("verb")) or not starts_dateish:
+        if _DATEISH.search(body[start:end]):
+            shown = " ".join(body[match.start("verb") : end].split())
+            found = _read_date(body, start, end, scan.ctx) if starts_dateish else None
+            when = format_date(found[0].value) if found else "<date>"
+            reading.not_applied.append((f"“{shown}”", f"{scan.oid} due {when}"))
+        return
+    if _YEAR_END.search(body[start:end]) and not re.search(
+        r"financial|calendar", body[start:end], re.I
+    ):
+        reading.problem = f"Which year end do you mean for {scan.oid}?"
+        reading.problem_lines = [
+            f"Say `{scan.oid} due end of the financial year` (31 March) or "
+            f"`{scan.oid} due end of December`."
+        ]
+        return
+    found = _read_date(body, start, end, scan.ctx)
+    if found is None:
+        if (_DATEISH.search(body[start:end]) and verb not in ("now", "move", "moving")) or insists:
+            _refuse_date(reading, scan, body[start:end].strip())
+        return
+    _take_date(reading, scan, match, *found)
+
+
+def _take_date(
+    reading: Reading, scan: _Scan, match: re.Match[str], parsed: ParsedDate, stop: int
+) -> None:
+    body, verb = scan.body, match.group("verb").lower()
+    start = match.start("date")
+    if (
+        verb == "now"
+        and stop < _date_span(body, start)[1]
+        and not _DATEISH.search(body[start:stop])
+    ):
+        return
+    if not _DATEISH.search(body[start:stop]) and not re.search(
+        r"\b(?:in|next|end|week|month|quarter|year|today|tomorrow)\b", body[start:stop], re.I
+    ):
+        return
+    if reading.due is not None and parsed.value != reading.due.value:
+        reading.problem = (
+            f"I found two dates ({format_date(reading.due.value)} and "
+            f"{format_date(parsed.value)}), so I don't know which is the due date. "
+            f"Send one, e.g. `{scan.oid} due {format_date(parsed.value)}`."
+        )
+        return
+    reading.due = parsed
+    verb_start = match.start("verb")
+    # "slipping to end of May" both sets the status and moves the date.
+    if verb in ("slipping", "slipped", "delayed", "deferred"):
+        verb_start = match.start("prep") if match.group("prep") else start
+    scan.spans.take(verb_start, stop)
+    shown = " ".join(body[verb_start:stop].split())
+    reading.fields.append(Field("due", shown, verb_start, stop))
+
+
+def _read_move(reading: Reading, scan: _Scan) -> None:
+    """Relative moves of the current due date: "back 3 weeks", "forward a month"."""
+    body = scan.body
+    for match in RELATIVE_RE.finditer(body):
+        direction = (match.group("dir") or match.group("after") or "").lower()
+        begin = match.start("dir") if match.group("dir") else match.start("n")
+        verb = _RELATIVE_VERB.search(body[:begin])
+        if not verb and direction in ("", "by"):
+            continue
+        if not scan.spans.free(begin, match.end()):
+            continue
+        if not scan.placed(verb.start() if verb else begin):
+            shown = body[begin : match.end()]
+            reading.not_applied.append((f"“{shown}”", f"push {scan.oid} back {shown}"))
+            continue
+        n = _count(match.group("n"))
+        if direction in ("forward", "earlier") or (
+            verb and verb.group(0).lower().startswith(("bring", "brought", "pull"))
+        ):
+            n = -n
+        reading.move = (n, match.group("unit").lower())
+        start = verb.start() if verb and verb.start() >= begin - 30 else begin
+        if verb and not scan.spans.free(verb.start(), verb.end()):
+            start = begin
+        scan.spans.take(start, match.end())
+        reading.fields.append(Field("move", body[start : match.end()], start, match.end()))
+        return
+
+
+def _ask_if_note_ends_in_status(reading: Reading, oid: str) -> None:
+    """`3.2 network complete`: is 3.2 complete, or the network? Asked, never guessed."""
+    if any(v is not None for v in (reading.status, reading.progress, reading.due, reading.move)):
+        return
+    note = reading.note or ""
+    ends = _STATUS_RE.search(note)
+    if reading.explicit_verb or not ends or len(note.split()) > 4:
+        return
+    if ends.end() != len(note.rstrip(".!")):
+        return
+    status = STATUS_SYNONYMS[ends.group(1).lower()]
+    reading.problem = f"Is {oid} itself {status.value}, or is that just a note?"
+    reading.problem_lines = [
+        f"To set the status say `update {oid} {status.value}: {note}`; "
+        f"to keep it as a note only say `update {oid} note: {note}`."
+    ]
+    reading.ask = True
+
+
+def _name_prefix_statuses(
+    reading: Reading, scan: _Scan, prefix_words: list[tuple[str, int]]
+) -> None:
+    """Status words before the reference that were not applied are named."""
+    for word, _at in prefix_words:
+        status = STATUS_SYNONYMS[word.lower()]
+        if reading.status is not status:
+            reading.not_applied.append((f"“{word}”", f"update {scan.oid} {status.value}"))
 
 
 _SKIP = re.compile(
@@ -638,9 +692,27 @@ _SKIP = re.compile(
     r"its|it|we're|we|are|with|status|rag|note)\b",
     re.I,
 )
+_NOT_A_LEADING_RAG = re.compile(
+    r"(?:red|amber|green)\s+(?!(?:still|now|again|status|rag|at|"
+    r"with|and|but|as|because|since|so|due|for|though|overall|"
+    r"today|this|but|pending|awaiting|waiting|until|till|to|"
+    r"after|from|[-–—]|\d))[a-z]",
+    re.I,
+)
 
 
 def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> None:
+    """Status: in the leading run of fields, or introduced by a qualifier anywhere."""
+    _leading_status_run(reading, body, spans, position)
+    if reading.problem or reading.status is not None:
+        return
+    _introduced_status(reading, body, spans)
+    if reading.status is None and reading.due is not None:
+        _status_verb_before_date(reading, body, spans)
+
+
+def _leading_status_run(reading: Reading, body: str, spans: _Spans, position: int) -> None:
+    """Walk the run of fields right after the reference; a status there is applied."""
     pending = position
     while position < len(body):
         chunk = body[position:]
@@ -654,62 +726,59 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
                 position += 1
             pending = position
             continue
-        if reading.status is None:
-            found = _leading_status(chunk)
-            if found and re.match(
-                r"(?:red|amber|green)\s+(?!(?:still|now|again|status|rag|at|"
-                r"with|and|but|as|because|since|so|due|for|though|overall|"
-                r"today|this|but|pending|awaiting|waiting|until|till|to|"
-                r"after|from|[-–—]|\d))[a-z]",
-                chunk[found[1] :],
-                re.I,
-            ):
-                found = None
-            if found:
-                status, _, end = found
-                other = re.match(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?", chunk[end:])
-                second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
-                if second and STATUS_SYNONYMS[second.group(1).lower()] is not status:
-                    reading.problem = (
-                        f"Is it {status.value} or {STATUS_SYNONYMS[second.group(1).lower()].value}?"
-                    )
-                    reading.problem_lines = ["Send one status, e.g. `update 3.2 at risk`."]
-                    reading.ask = True
-                    return
-                reading.status = status
-                spans.take(pending, position + end)
-                pending = position + end
-                reading.fields.append(
-                    Field("status", chunk[:end], position, position + end, status)
-                )
-                position += end
-                continue
-        break
-    if reading.status is None:
-        for match in _INTRO_STATUS.finditer(body):
-            clause_start = not body[: match.start()].strip() or re.search(
-                r"(?:[,;:.!?]|\s[-–—]|\band)\s*$", body[: match.start()]
+        found = _leading_status(chunk) if reading.status is None else None
+        if found and _NOT_A_LEADING_RAG.match(chunk[found[1] :]):
+            found = None  # "green light from CMT", "red tape": not the status
+        if not found:
+            return
+        status, _, end = found
+        if _ask_two_statuses(reading, status, chunk, end):
+            return
+        reading.status = status
+        spans.take(pending, position + end)
+        pending = position + end
+        reading.fields.append(Field("status", chunk[:end], position, position + end, status))
+        position += end
+
+
+def _ask_two_statuses(reading: Reading, status: Status, chunk: str, end: int) -> bool:
+    """`amber/red`, `on track or at risk`: two statuses side by side are asked back."""
+    other = re.match(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?", chunk[end:])
+    second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
+    if not second or STATUS_SYNONYMS[second.group(1).lower()] is status:
+        return False
+    reading.problem = f"Is it {status.value} or {STATUS_SYNONYMS[second.group(1).lower()].value}?"
+    reading.problem_lines = ["Send one status, e.g. `update 3.2 at risk`."]
+    reading.ask = True
+    return True
+
+
+def _introduced_status(reading: Reading, body: str, spans: _Spans) -> None:
+    """A status introduced by a qualifier at the start of a clause: `..., now amber`."""
+    for match in _INTRO_STATUS.finditer(body):
+        clause_start = not body[: match.start()].strip() or re.search(
+            r"(?:[,;:.!?]|\s[-–—]|\band)\s*$", body[: match.start()]
+        )
+        if spans.free(match.start(), match.end()) and clause_start:
+            reading.status = STATUS_SYNONYMS[match.group(1).lower()]
+            spans.take(match.start(), match.end())
+            reading.fields.append(
+                Field("status", match.group(0), match.start(), match.end(), reading.status)
             )
-            if spans.free(match.start(), match.end()) and clause_start:
-                reading.status = STATUS_SYNONYMS[match.group(1).lower()]
-                spans.take(match.start(), match.end())
-                reading.fields.append(
-                    Field("status", match.group(0), match.start(), match.end(), reading.status)
-                )
-                break
-    # A status word used as the verb before a date ("slipping to end of May").
-    if reading.status is None and reading.due is not None:
-        for match in re.finditer(r"\b(slipping|slipped|delayed|deferred)\b", body, re.I):
-            if spans.free(match.start(), match.end()) and re.match(
-                r"\s+(?:to|until|till)\b", body[match.end() :], re.I
-            ):
-                word = match.group(1).lower()
-                reading.status = STATUS_SYNONYMS.get(word, Status.AT_RISK)
-                spans.take(match.start(), match.end())
-                reading.fields.append(
-                    Field("status", word, match.start(), match.end(), reading.status)
-                )
-                break
+            return
+
+
+def _status_verb_before_date(reading: Reading, body: str, spans: _Spans) -> None:
+    """A status word used as the verb before a date ("slipping to end of May")."""
+    for match in re.finditer(r"\b(slipping|slipped|delayed|deferred)\b", body, re.I):
+        if spans.free(match.start(), match.end()) and re.match(
+            r"\s+(?:to|until|till)\b", body[match.end() :], re.I
+        ):
+            word = match.group(1).lower()
+            reading.status = STATUS_SYNONYMS.get(word, Status.AT_RISK)
+            spans.take(match.start(), match.end())
+            reading.fields.append(Field("status", word, match.start(), match.end(), reading.status))
+            return
 
 
 def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:

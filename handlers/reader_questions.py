@@ -116,6 +116,7 @@ def _person(ctx: Context, text: str) -> Person | None:
 
 
 def read_question(ctx: Context, text: str) -> Question | None:
+    """What the question is about and what it wants, or None when it names nothing."""
     lowered = text.lower().strip()
     if not QUESTION.search(lowered):
         return None
@@ -129,6 +130,31 @@ def read_question(ctx: Context, text: str) -> Question | None:
     if place:
         q.directorate_id, q.directorate_name = place
     q.person = _person(ctx, lowered)
+    _read_filters(q, lowered)
+    q.wants = _wants(q, lowered)
+    if q.objective is None and not (q.theme or place or q.risks):
+        _objective_by_title(ctx, q, lowered)
+    named = (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks)
+    if not any(named) and q.wants not in ("count", "percent"):
+        if not _SUMMARY.search(lowered):
+            return None
+        q.wants = "summary"
+    return q
+
+
+_SUMMARY = re.compile(
+    r"\b(?:how(?:'s|\s+is|\s+are)\s+(?:it|things|we|the\s+strategy|everything)|"
+    r"overall|position|going|looking)\b"
+)
+_TITLE_LEAD = re.compile(
+    r"^(?:what's|what\s+is|when's|when\s+is|when\s+does|how's|how\s+is|any|"
+    r"anything|where\s+are\s+we\s+(?:on|with)|where's|who's|who\s+is|due\s+date\s+for|"
+    r"latest\s+on|news\s+on|status\s+of|update\s+on)\s+(?:the\s+)?(?:news\s+on\s+)?"
+)
+
+
+def _read_filters(q: Question, lowered: str) -> None:
+    """Status, overdue and due-window filters."""
     for pattern, statuses in _STATUS_FILTERS:
         if re.search(pattern, lowered) and not re.search(r"%|\bpercent", lowered):
             q.statuses |= statuses
@@ -142,39 +168,28 @@ def read_question(ctx: Context, text: str) -> Question | None:
         )[0].strip(" ?")
         phrase = re.sub(r"\b(?:christmas|xmas)\b", "25 December", phrase)
         q.window = (phrase.replace("soon", "in the next 14 days"), due.group(1))
+
+
+def _wants(q: Question, lowered: str) -> str:
     if re.search(r"\bhow\s+many\b", lowered):
-        q.wants = "count"
-    elif re.search(r"\bwhat\s+%|\bwhat\s+percent|\bpercentage\b", lowered):
-        q.wants = "percent"
-    elif q.objective and re.search(r"\b(?:when|due|deadline|late|overdue|go\s+live)\b", lowered):
+        return "count"
+    if re.search(r"\bwhat\s+%|\bwhat\s+percent|\bpercentage\b", lowered):
+        return "percent"
+    if q.objective and re.search(r"\b(?:when|due|deadline|late|overdue|go\s+live)\b", lowered):
+        return "due"
+    return q.wants
+
+
+def _objective_by_title(ctx: Context, q: Question, lowered: str) -> None:
+    """`when's the intranet refresh due`: the objective named by its title."""
+    found = find_objective_in_text(ctx.repo, _TITLE_LEAD.sub("", lowered))
+    if not (found and found.match):
+        return
+    q.objective = found.match
+    if re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
         q.wants = "due"
-    if q.objective is None and not (q.theme or place or q.risks):
-        title_text = re.sub(
-            r"^(?:what's|what\s+is|when's|when\s+is|when\s+does|how's|how\s+is|any|"
-            r"anything|where\s+are\s+we\s+(?:on|with)|where's|who's|who\s+is|due\s+date\s+for|"
-            r"latest\s+on|news\s+on|status\s+of|update\s+on)\s+(?:the\s+)?(?:news\s+on\s+)?",
-            "",
-            lowered,
-        )
-        found = find_objective_in_text(ctx.repo, title_text)
-        if found and found.match:
-            q.objective = found.match
-            if re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
-                q.wants = "due"
-            elif re.search(r"\bwho(?:'s|\s+is)?\s+(?:responsible|owns|leads)\b", lowered):
-                q.wants = "owner"
-    if not any(
-        (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks)
-    ) and q.wants not in ("count", "percent"):
-        if re.search(
-            r"\b(?:how(?:'s|\s+is|\s+are)\s+(?:it|things|we|the\s+strategy|everything)|"
-            r"overall|position|going|looking)\b",
-            lowered,
-        ):
-            q.wants = "summary"
-        else:
-            return None
-    return q
+    elif re.search(r"\bwho(?:'s|\s+is)?\s+(?:responsible|owns|leads)\b", lowered):
+        q.wants = "owner"
 
 
 def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
