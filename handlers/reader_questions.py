@@ -16,7 +16,8 @@ import re
 from dataclasses import dataclass, field
 
 from handlers.context import Context
-from handlers.format import objective_item, risk_item
+from handlers.digest_content import tracking_started
+from handlers.format import change_item, objective_item, risk_item
 from handlers.questions import group_reply, objective_reply, summary_reply, theme_reply
 from handlers.reader import OID_RE
 from handlers.reply import Kind, Reply
@@ -31,7 +32,7 @@ from handlers.resolve import (
 from handlers.router import command
 from tracker.dates import DateNotUnderstood, format_date, parse_window
 from tracker.model import Objective, Person, Status, Theme
-from tracker.progress import STATUS_ORDER, due_between, tally
+from tracker.progress import STALE_AFTER_DAYS, STATUS_ORDER, due_between, stale, tally
 
 QUESTION = re.compile(
     r"^(?:what|what's|when|when's|where|where's|who|who's|which|how|how's|is|are|any|"
@@ -41,6 +42,7 @@ QUESTION = re.compile(
     re.IGNORECASE,
 )
 _STATUS_FILTERS = (
+    (r"\b(?:behind|struggling|in\s+trouble|problems?)\b", {Status.AT_RISK, Status.OFF_TRACK}),
     (r"\b(?:at\s+risk|amber|slipping)\b", {Status.AT_RISK, Status.PARTLY_ACHIEVED}),
     (r"\b(?:off\s+track|red)\b", {Status.OFF_TRACK}),
     (r"\b(?:on\s+track|green)\b", {Status.ON_TRACK}),
@@ -62,7 +64,8 @@ class Question:
     overdue: bool = False
     window: tuple[str, str] | None = None
     risks: bool = False
-    wants: str = "list"  # list | due | count | percent | summary | latest
+    stale_days: int | None = None  # "no update for 4 weeks"
+    wants: str = "list"  # list | due | count | percent | summary | owner | said
 
 
 def _theme(ctx: Context, text: str) -> Theme | None:
@@ -131,10 +134,12 @@ def read_question(ctx: Context, text: str) -> Question | None:
         q.directorate_id, q.directorate_name = place
     q.person = _person(ctx, lowered)
     _read_filters(q, lowered)
+    q.stale_days = _stale_days(lowered)
     q.wants = _wants(q, lowered)
     if q.objective is None and not (q.theme or place or q.risks):
         _objective_by_title(ctx, q, lowered)
-    named = (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks)
+    named = (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks,
+             q.stale_days)  # fmt: skip
     if not any(named) and q.wants not in ("count", "percent"):
         if not _SUMMARY.search(lowered):
             return None
@@ -153,12 +158,36 @@ _TITLE_LEAD = re.compile(
 )
 
 
+_STALE = re.compile(
+    r"\b(?:no\s+(?:recent\s+)?updates?|not\s+(?:been\s+)?updated|without\s+(?:an?\s+)?updates?|"
+    r"(?:hasn't|haven't|has\s+not|have\s+not)\s+(?:been\s+updated|had\s+(?:an?\s+)?updates?)|"
+    r"not\s+had\s+(?:an?\s+)?updates?|stale|gone\s+quiet|gone\s+dark|quiet)\b"
+)
+_PERIOD = re.compile(
+    r"\b(?:for|in|over|since)\s+(?:the\s+(?:last|past)\s+)?(?:(?P<n>\d{1,2}|a|an|one|two|three|"
+    r"four|five|six|eight|twelve)\s+)?(?P<unit>day|week|fortnight|month)s?\b"
+)
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 28}
+
+
+def _stale_days(lowered: str) -> int | None:
+    """`no update for 6 weeks`, `not updated in a month`, `stale`: days without an update."""
+    if not _STALE.search(lowered):
+        return None
+    period = _PERIOD.search(lowered)
+    if not period:
+        return STALE_AFTER_DAYS
+    raw = period.group("n") or "1"
+    n = int(raw) if raw.isdigit() else {"a": 1, "an": 1, "twelve": 12, **NUMBER_WORDS}[raw]
+    return n * _UNIT_DAYS[period.group("unit")]
+
+
 def _read_filters(q: Question, lowered: str) -> None:
     """Status, overdue and due-window filters."""
-    for pattern, statuses in _STATUS_FILTERS:
-        if re.search(pattern, lowered) and not re.search(r"%|\bpercent", lowered):
-            q.statuses |= statuses
-            break
+    if not re.search(r"%|\bpercent", lowered):
+        for pattern, statuses in _STATUS_FILTERS:  # "anything red or amber?": both
+            if re.search(pattern, lowered):
+                q.statuses |= statuses
     q.overdue = bool(re.search(r"\b(?:overdue|late|past\s+(?:their|its)\s+due)\b", lowered))
     due = re.search(r"\bdue\s+((?:soon|this|next|in|before|by|within|over)\b.*)", lowered)
     if due and not q.objective:
@@ -177,7 +206,14 @@ def _wants(q: Question, lowered: str) -> str:
         return "percent"
     if q.objective and re.search(r"\b(?:when|due|deadline|late|overdue|go\s+live)\b", lowered):
         return "due"
+    if q.objective and q.person and _SAID.search(lowered):
+        return "said"
     return q.wants
+
+
+_SAID = re.compile(
+    r"\b(?:say|said|says|report(?:ed)?|write|wrote|post(?:ed)?|put|mention(?:ed)?)\b"
+)
 
 
 def _objective_by_title(ctx: Context, q: Question, lowered: str) -> None:
@@ -210,12 +246,34 @@ def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
     if q.overdue:
         found = [o for o in found if o.is_overdue(ctx.today)]
         labels.insert(0, "overdue")
+    if q.stale_days is not None:
+        found = stale(found, ctx.now, q.stale_days, tracked_since=tracking_started(ctx.repo))
+        labels.append(f"no update for {_period(q.stale_days)}")
     if q.window:
         start, end = parse_window(q.window[0], ctx.now, ctx.calendar)
         start = max(start, ctx.today)
         found = due_between(found, start, end)
         labels.append(f"due {format_date(start)} to {format_date(end)}")
     return found, ", ".join(labels)
+
+
+def _period(days: int) -> str:
+    if days % 7 == 0:
+        return f"{days // 7} week{'s' * (days != 7)}"
+    return f"{days} day{'s' * (days != 1)}"
+
+
+def _said(ctx: Context, objective: Objective, person: Person) -> Reply:
+    """What one person last said about one objective, in their words."""
+    theirs = [u for u in ctx.repo.updates_for(objective.id) if u.actor == person.id]
+    if not theirs:
+        return Reply(
+            title=f"{person.name} hasn't posted an update on {objective.id} {objective.title}.",
+            lines=[f"Say `history of {objective.id}` for everyone's updates."],
+        )
+    last = theirs[-1]
+    reply = Reply(title=f"{person.name} last updated {objective.id} {objective.title}")
+    return reply.section("Their latest update", [change_item(ctx.repo, last)])
 
 
 def _risks(ctx: Context, q: Question) -> Reply:
@@ -241,26 +299,30 @@ def _risks(ctx: Context, q: Question) -> Reply:
     )
 
 
+def _about_objective(ctx: Context, q: Question, o: Objective) -> Reply:
+    """One objective: when it is due, who owns it, what someone said, or all of it."""
+    if q.wants == "due":
+        if o.due is None:
+            return Reply(title=f"{o.id} {o.title} has no due date yet.")
+        late = o.is_overdue(ctx.today)
+        state = f"overdue by {(ctx.today - o.due).days} days" if late else "not overdue"
+        return Reply(
+            title=f"{o.id} {o.title} is due {format_date(o.due)}",
+            lines=[f"It is {state}; status {o.status.value}."],
+        )
+    if q.wants == "said" and q.person:
+        return _said(ctx, o, q.person)
+    if q.wants == "owner":
+        owner = ctx.repo.person(o.owner)
+        return Reply(title=f"{o.id} {o.title} is owned by {owner.name if owner else 'nobody yet'}")
+    return objective_reply(ctx, o)
+
+
 def answer(ctx: Context, q: Question) -> Reply:
     if q.wants == "summary":
         return summary_reply(ctx)
     if q.objective and not q.risks:
-        o = q.objective
-        if q.wants == "due":
-            if o.due is None:
-                return Reply(title=f"{o.id} {o.title} has no due date yet.")
-            late = o.is_overdue(ctx.today)
-            state = f"overdue by {(ctx.today - o.due).days} days" if late else "not overdue"
-            return Reply(
-                title=f"{o.id} {o.title} is due {format_date(o.due)}",
-                lines=[f"It is {state}; status {o.status.value}."],
-            )
-        if q.wants == "owner":
-            owner = ctx.repo.person(o.owner)
-            return Reply(
-                title=f"{o.id} {o.title} is owned by {owner.name if owner else 'nobody yet'}"
-            )
-        return objective_reply(ctx, o)
+        return _about_objective(ctx, q, q.objective)
     if q.risks:
         return _risks(ctx, q)
     if q.wants == "percent":
@@ -277,7 +339,7 @@ def answer(ctx: Context, q: Question) -> Reply:
             lines=[tally(found).headline()],
         )
         return reply.section("Objectives", [objective_item(ctx.repo, o, ctx.today) for o in found])
-    if q.theme and not (q.statuses or q.overdue or q.window or q.person):
+    if q.theme and not (q.statuses or q.overdue or q.window or q.person or q.stale_days):
         return theme_reply(ctx, q.theme)
     title = f"{len(found)} objective{'s' * (len(found) != 1)}" + (f": {label}" if label else "")
     if not found:

@@ -186,8 +186,8 @@ def _judge_untouched(
         yield "store changed"
     if reply.kind is Kind.CONFIRMATION:
         yield "reply is a confirmation"
-    if case.intent == "ask" and "didn't understand" in reply.as_text().lower():
-        yield "asked nothing back"
+    if "didn't understand" in reply.as_text().lower() and case.intent != "refuse":
+        yield "asked nothing back" if case.intent == "ask" else "not understood"
 
 
 def _judge_objective(
