@@ -452,11 +452,16 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
     _read_status(reading, body, scan.spans, ref_end)
     if reading.problem:
         return
+    _status_from_move(reading, scan.oid)
     prefix_words = [(m.group(0), m.start()) for m in _STATUS_RE.finditer(body[:ref_start])]
-    scan.spans.take(0, ref_start)
+    if _prefix_status(reading, scan, prefix_words):
+        # "survey complete on 3.2, moving on": the words before are the officer's note.
+        tail = _PREFIX_TAIL.search(body[:ref_start])
+        scan.spans.take(tail.start() if tail else 0, ref_start)
+    else:
+        scan.spans.take(0, ref_start)
     _note(reading, body, scan.spans, scan.oid)
     _ask_if_note_ends_in_status(reading, scan.oid)
-    _name_prefix_statuses(reading, scan, prefix_words)
 
 
 def _ask_bare_number(reading: Reading, scan: _Scan) -> None:
@@ -658,6 +663,22 @@ def _read_move(reading: Reading, scan: _Scan) -> None:
         return
 
 
+def _status_from_move(reading: Reading, oid: str) -> None:
+    """`3.2 slipping by a month`, `4.3 delayed 6 weeks`: the verb is a status word too.
+
+    Read like `slipping to end of May`: the status is set unless the message gave its
+    own, in which case the verb is named as not applied (never dropped silently)."""
+    move = next((f for f in reading.fields if f.kind == "move"), None)
+    word = _STATUS_RE.match(move.text) if move else None
+    if word is None:
+        return
+    status = STATUS_SYNONYMS[word.group(1).lower()]
+    if reading.status is None:
+        reading.status = status
+    elif reading.status is not status:
+        reading.not_applied.append((f"“{word.group(1)}”", f"update {oid} {status.value}"))
+
+
 def _ask_if_note_ends_in_status(reading: Reading, oid: str) -> None:
     """`3.2 network complete`: is 3.2 complete, or the network? Asked, never guessed."""
     if any(v is not None for v in (reading.status, reading.progress, reading.due, reading.move)):
@@ -677,14 +698,24 @@ def _ask_if_note_ends_in_status(reading: Reading, oid: str) -> None:
     reading.ask = True
 
 
-def _name_prefix_statuses(
-    reading: Reading, scan: _Scan, prefix_words: list[tuple[str, int]]
-) -> None:
-    """Status words before the reference that were not applied are named."""
-    for word, _at in prefix_words:
-        status = STATUS_SYNONYMS[word.lower()]
-        if reading.status is not status:
-            reading.not_applied.append((f"“{word}”", f"update {scan.oid} {status.value}"))
+_PREFIX_TAIL = re.compile(
+    r"(?:[\s:,;\-–—]+|\b(?:on|for|re|about|with|to|of|in|objective|obj|update|progress)\b)*$",
+    re.IGNORECASE,
+)
+
+
+def _prefix_status(reading: Reading, scan: _Scan, prefix_words: list[tuple[str, int]]) -> bool:
+    """A status standing alone before the reference (`amber 2.2 48%`, `RED - 2.4 ...`) is
+    applied when no other was given. True when other status words stand before it: those
+    words are the officer's note (where `_note` names them as not applied)."""
+    prefix = UPDATE_VERB.sub("", scan.body[: scan.ref_start])
+    alone = not _GAP_WORDS.sub(" ", _STATUS_RE.sub(" ", prefix)).strip()
+    if reading.status is None and len(prefix_words) == 1 and alone:
+        word, at = prefix_words[0]
+        reading.status = STATUS_SYNONYMS[word.lower()]
+        reading.fields.append(Field("status", word, at, at + len(word), reading.status))
+        return False
+    return any(STATUS_SYNONYMS[word.lower()] is not reading.status for word, _ in prefix_words)
 
 
 _SKIP = re.compile(
@@ -909,7 +940,8 @@ def read(ctx: Context, text: str) -> Reading:
     verb = UPDATE_VERB.match(text)
     body_start = 0
     if verb and verb.end():
-        reading.explicit_verb = True
+        # "latest on 5.1" asks; "latest on 5.1: 70%" reports (its fields make it a change).
+        reading.explicit_verb = not re.match(r"latest|news", text, re.IGNORECASE)
         body_start = verb.end()
     ident = OID_RE.search(text)
     if ident and not _QUESTION_START.match(text[: ident.start()].strip() or "x"):

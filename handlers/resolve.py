@@ -221,8 +221,16 @@ def title_words(title: str, aliases: Sequence[str] = ()) -> tuple[set[str], set[
     return vocab, _acronyms(words)
 
 
+# Words that name a piece of work without naming which ("the admissions portal", "the
+# telephony migration"): after the title words they still belong to the reference.
+_WORK_NOUNS = {
+    "portal", "rollout", "roll-out", "migration", "upgrade", "refresh", "implementation",
+    "works", "workstream", "platform", "replacement", "scheme", "solution", "bit", "one",
+}  # fmt: skip
 _GENERIC_TRAIL = re.compile(
-    r"(?:\s+(?:" + "|".join(sorted(map(re.escape, _GENERIC), key=len, reverse=True)) + r")\b)*"
+    r"(?:\s+(?:"
+    + "|".join(sorted(map(re.escape, _GENERIC | _WORK_NOUNS), key=len, reverse=True))
+    + r")\b)*"
 )
 
 
@@ -267,6 +275,21 @@ def known(repo: Repository) -> tuple[list[Objective], list[Person], list[Directo
     return lists
 
 
+def _end_of_first_run(matched: list[tuple[int, int, set[str]]], oid: str, end: int) -> int:
+    """Where the naming words stop: two or more other words before the next title word
+    are the officer's own ("info sharing protocol signed off by police" names 5.1 in its
+    first three words; "signed off by police" is the note)."""
+    previous_end, others = None, 0
+    for _word_start, word_end, hits in matched:
+        if oid not in hits:
+            others += 1
+            continue
+        if previous_end is not None and others >= 2:
+            return previous_end
+        previous_end, others = word_end, 0
+    return end
+
+
 def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
     """An objective named by (part of) its title at the start of `text`, or None.
 
@@ -293,6 +316,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     scores: dict[str, float] = {}
     last: dict[str, int] = {}
     first: dict[str, int] = {}
+    matched: list[tuple[int, int, set[str]]] = []
     for m, word in words:
         hits = set(index.words.get(word, ()))
         if len(word) >= 3:
@@ -302,6 +326,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
                 word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
             ):
                 hits |= index.words[close]
+        matched.append((start + m.start(), start + m.end(), hits))
         for oid in hits:
             weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
             scores[oid] = scores.get(oid, 0.0) + weight
@@ -321,5 +346,6 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
         span_end = trailing.end()
     # The naming words run to the last matched word; unmatched words before it belong too.
     if len(top) == 1:
+        span_end = min(span_end, _end_of_first_run(matched, top[0].id, span_end))
         return TextRef(top[0], (), (start, span_end))
     return TextRef(None, top, (start, span_end))
