@@ -42,7 +42,7 @@ from datetime import date, timedelta
 from rapidfuzz.distance import OSA
 
 from handlers.context import Context
-from handlers.resolve import NUMBER_WORDS, find_objective_in_text, fold
+from handlers.resolve import NUMBER_WORDS, WORK_NOUNS, find_objective_in_text, fold
 from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_date
 from tracker.model import STATUS_SYNONYMS, Objective, Status
 
@@ -72,18 +72,46 @@ _APOSTROPHES = {
 }
 _APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
 _FILLER_START = re.compile(
-    r"^(?:(?:hi|hello|hey|morning|afternoon|ok|okay|so|right)\b[\s,!]*)?"
+    r"^(?:(?:hi|hello|hey|morning|afternoon|good\s+(?:morning|afternoon)|ok|okay|so|right)"
+    r"(?:\s+(?:all|team|everyone|folks|both|guys|there))?\b[\s,!]*)?"
     r"(?:(?:can|could|would)\s+(?:you|someone|anyone|somebody)\s+(?:please\s+)?(?:tell\s+me|"
     r"let\s+me\s+know|show\s+me|give\s+me)\s+|(?:does\s+anyone|do\s+you)\s+know\s+|"
-    r"please\s+|pls\s+|plz\s+|quick\s+(?:q|question)[:,]?\s+|just\s+)+",
+    r"please\s+|pls\s+|plz\s+|quick\s+(?:q|question)[:,]?\s+|just\s+)*",
     re.IGNORECASE,
 )
 _FILLER_END = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|ta|cheers)[\s.!]*$", re.I)
 
 
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
+         "seventy": 70, "eighty": 80, "ninety": 90}  # fmt: skip
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+          "eight": 8, "nine": 9, "ten": 10, "fifteen": 15}  # fmt: skip
+_WORD_PERCENT = re.compile(
+    r"\b(?:(?P<hundred>(?:a|one)\s+hundred)|(?P<tens>" + "|".join(_TENS) + r")"
+    r"(?:[\s-](?P<unit>" + "|".join(list(_UNITS)[:9]) + r"))?|(?P<small>" + "|".join(_UNITS) + r"))"
+    r"(?=\s*(?:%|percent\b|per\s*cent\b))",
+    re.IGNORECASE,
+)
+_IDIOMS = re.compile(r"\bdone\s+(?:and|&|n)\s+dusted\b", re.IGNORECASE)
+
+
+def _number(match: re.Match[str]) -> str:
+    if match.group("hundred"):
+        return "100"
+    if match.group("small"):
+        return str(_UNITS[match.group("small").lower()])
+    unit = match.group("unit")
+    return str(_TENS[match.group("tens").lower()] + (_UNITS[unit.lower()] if unit else 0))
+
+
 def normalise(text: str) -> str:
-    """One spelling for the rest of the bot; the officer's own text stays in the audit."""
+    """One spelling for the rest of the bot; the officer's own text stays in the audit.
+
+    Percentages in words become figures ("ninety percent" -> "90 percent"), so a
+    percentage is never left unread in the note."""
     text = _LEADING_MENTION.sub("", text)
+    text = _WORD_PERCENT.sub(_number, text)
+    text = _IDIOMS.sub("done", text)
     text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
     while previous != text:
@@ -125,7 +153,8 @@ DATE_VERBS = (
 )
 _GLUE = (
     r"is|now|date|back|out|forward|on|again|be|been|being|has|have|had|was|will|should|"
-    r"changed|revised|moved|extended|pushed|agreed|set|completion|go[\s-]?live|for|of|the"
+    r"changed|revised|moved|extended|pushed|agreed|set|completion|go[\s-]?live|for|of|the|"
+    r"still|slipped|slipping|slid|delayed|put\s+back"
 )
 DATE_RE = re.compile(
     rf"(?<![\w-])(?P<verb>(?:new\s+|revised\s+)?(?:{DATE_VERBS}))\b"
@@ -190,7 +219,8 @@ _NOT_TYPOS = {
 }
 _CONNECTIVE = re.compile(
     r"^(?:(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
-    r"please|status|by|to|as|at|is|now|still|currently|cos|because|then)(?=[\s:;,.!?]|$)|"
+    r"please|status|by|to|as|at|is|now|still|currently|cos|because|then|yet|again|overall)"
+    r"(?=[\s:;,.!?]|$)|"
     r"(?:-|–|—|:|;|,|\.|!|\?|\||/)(?![\w]))\s*)+",
     re.IGNORECASE,
 )
@@ -297,6 +327,12 @@ _GAP_WORDS = re.compile(
 _SEPARATOR = re.compile(r"[,;:.!?]\s|\s[-–—]\s|[,;:]$")
 
 
+# Words that name what a field is about ("CRM build 50%", "3.2 deadline extended by 2 weeks").
+_DATE_NOUNS = frozenset(
+    {"deadline", "date", "target", "go", "live", "golive", "completion", "timescale", "timescales"}
+)
+
+
 def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") -> bool:
     """Is a field at `pos` where officers put fields: before the reference (the command
     words), in the run of fields right after it, or at the start of its own clause?
@@ -306,8 +342,8 @@ def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") 
     gap = PERCENT_RE.sub(" ", body[ref_end:pos])
     gap = _STATUS_RE.sub(" ", gap)
     left = _GAP_WORDS.sub(" ", gap).split()
-    title_words = set(fold(title).split())
-    left = [w for w in left if fold(w) not in title_words]
+    naming = set(fold(title).split()) | WORK_NOUNS | _DATE_NOUNS
+    left = [w for w in left if fold(w) not in naming]
     if not left:
         return True
     rest = " ".join(re.sub(r"[,;:.\-–—]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
@@ -634,6 +670,14 @@ def _take_date(
     reading.fields.append(Field("due", shown, verb_start, stop))
 
 
+_DATE_NOUN_BEFORE = re.compile(
+    r"\b(?:the\s+)?(?:deadline|due\s+date|go[\s-]?live(?:\s+date)?|target(?:\s+date)?|"
+    r"end\s+date|completion(?:\s+date)?|timescales?)\s+(?:has\s+been\s+|have\s+been\s+|is\s+|"
+    r"was\s+|being\s+)?$",
+    re.IGNORECASE,
+)
+
+
 def _read_move(reading: Reading, scan: _Scan) -> None:
     """Relative moves of the current due date: "back 3 weeks", "forward a month"."""
     body = scan.body
@@ -658,6 +702,9 @@ def _read_move(reading: Reading, scan: _Scan) -> None:
         start = verb.start() if verb and verb.start() >= begin - 30 else begin
         if verb and not scan.spans.free(verb.start(), verb.end()):
             start = begin
+        noun = _DATE_NOUN_BEFORE.search(body, 0, start)
+        if noun and scan.spans.free(noun.start(), start):
+            start = noun.start()  # "deadline extended by 2 weeks": all of it is the field
         scan.spans.take(start, match.end())
         reading.fields.append(Field("move", body[start : match.end()], start, match.end()))
         return
@@ -669,7 +716,7 @@ def _status_from_move(reading: Reading, oid: str) -> None:
     Read like `slipping to end of May`: the status is set unless the message gave its
     own, in which case the verb is named as not applied (never dropped silently)."""
     move = next((f for f in reading.fields if f.kind == "move"), None)
-    word = _STATUS_RE.match(move.text) if move else None
+    word = _STATUS_RE.search(move.text) if move else None
     if word is None:
         return
     status = STATUS_SYNONYMS[word.group(1).lower()]
@@ -719,7 +766,7 @@ def _prefix_status(reading: Reading, scan: _Scan, prefix_words: list[tuple[str, 
 
 
 _SKIP = re.compile(
-    r"[\s,;:.\-–—/|!()&]+|(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
+    r"[\s,;:.\-–—/|!()&]+|(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|all|"
     r"its|it|we're|we|are|with|status|rag|note)\b",
     re.I,
 )

@@ -42,7 +42,10 @@ QUESTION = re.compile(
     re.IGNORECASE,
 )
 _STATUS_FILTERS = (
-    (r"\b(?:behind|struggling|in\s+trouble|problems?)\b", {Status.AT_RISK, Status.OFF_TRACK}),
+    (
+        r"\b(?:behind|struggling|in\s+trouble|problems?|attention|concern(?:s|ing)?|worr(?:y|ied))\b",
+        {Status.AT_RISK, Status.OFF_TRACK},
+    ),
     (r"\b(?:at\s+risk|amber|slipping)\b", {Status.AT_RISK, Status.PARTLY_ACHIEVED}),
     (r"\b(?:off\s+track|red)\b", {Status.OFF_TRACK}),
     (r"\b(?:on\s+track|green)\b", {Status.ON_TRACK}),

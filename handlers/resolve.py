@@ -223,13 +223,14 @@ def title_words(title: str, aliases: Sequence[str] = ()) -> tuple[set[str], set[
 
 # Words that name a piece of work without naming which ("the admissions portal", "the
 # telephony migration"): after the title words they still belong to the reference.
-_WORK_NOUNS = {
+WORK_NOUNS = frozenset({
     "portal", "rollout", "roll-out", "migration", "upgrade", "refresh", "implementation",
     "works", "workstream", "platform", "replacement", "scheme", "solution", "bit", "one",
-}  # fmt: skip
+    "build", "project", "programme", "work", "system", "rollouts", "migrations",
+})  # fmt: skip
 _GENERIC_TRAIL = re.compile(
     r"(?:\s+(?:"
-    + "|".join(sorted(map(re.escape, _GENERIC | _WORK_NOUNS), key=len, reverse=True))
+    + "|".join(sorted(map(re.escape, _GENERIC | WORK_NOUNS), key=len, reverse=True))
     + r")\b)*"
 )
 
@@ -239,6 +240,7 @@ class _TitleIndex:
     words: dict[str, set[str]]  # title word (and synonyms, aliases) -> objective ids
     acronyms: dict[str, set[str]]
     long_words: list[str]
+    direct: dict[str, set[str]]  # only the words the title or its aliases spell out
 
 
 @lru_cache(maxsize=8)
@@ -246,13 +248,16 @@ def _title_index(titles: tuple[tuple[str, str, tuple[str, ...]], ...]) -> _Title
     """Built once per set of titles, so reading a message never re-reads every title."""
     words: dict[str, set[str]] = {}
     acronyms: dict[str, set[str]] = {}
+    direct: dict[str, set[str]] = {}
     for oid, title, aliases in titles:
         vocab, initials = title_words(title, aliases)
         for word in vocab:
             words.setdefault(word, set()).add(oid)
+        for word in fold(" ".join((title, *aliases))).split():
+            direct.setdefault(_stem(word), set()).add(oid)
         for acronym in initials:
             acronyms.setdefault(acronym, set()).add(oid)
-    return _TitleIndex(words, acronyms, [w for w in words if len(w) >= 6])
+    return _TitleIndex(words, acronyms, [w for w in words if len(w) >= 6], direct)
 
 
 _SNAPSHOTS: dict[int, tuple[int, list[Objective], list[Person], list[Directorate]]] = {}
@@ -290,6 +295,19 @@ def _end_of_first_run(matched: list[tuple[int, int, set[str]]], oid: str, end: i
     return end
 
 
+def _word_hits(index: _TitleIndex, word: str) -> set[str]:
+    """The objectives one word names: by title word, synonym, acronym or a close typo."""
+    hits = set(index.words.get(word, ()))
+    if len(word) >= 3:
+        hits |= index.acronyms.get(word.rstrip("s"), set())
+    if not hits and len(word) >= 6:
+        for close, _score, _ in process.extract(
+            word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
+        ):
+            hits |= index.words[close]
+    return hits
+
+
 def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
     """An objective named by (part of) its title at the start of `text`, or None.
 
@@ -318,17 +336,12 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     first: dict[str, int] = {}
     matched: list[tuple[int, int, set[str]]] = []
     for m, word in words:
-        hits = set(index.words.get(word, ()))
-        if len(word) >= 3:
-            hits |= index.acronyms.get(word.rstrip("s"), set())
-        if not hits and len(word) >= 6:
-            for close, _score, _ in process.extract(
-                word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
-            ):
-                hits |= index.words[close]
+        hits = _word_hits(index, word)
         matched.append((start + m.start(), start + m.end(), hits))
         for oid in hits:
             weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
+            if word in index.words and oid not in index.direct.get(word, ()):
+                weight /= 2  # "website" names 2.1's "website" before 2.3's "online"
             scores[oid] = scores.get(oid, 0.0) + weight
             last[oid] = max(last.get(oid, 0), start + m.end())
             first[oid] = min(first.get(oid, len(text)), start + m.start())
