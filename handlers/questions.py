@@ -253,6 +253,7 @@ async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     "what changed",
     r"(?:(?:any|anything|have\s+there\s+been\s+any)\s+(?:new\s+|recent\s+)?)?"
     r"(?:what(?:'s|\s+has)?\s+(?:changed|happened|new|moved)|changes|updates|what's\s+new|"
+    r"anything\s+new|"
     r"recent\s+(?:changes|updates)|activity)(?:\s+(?P<since>(?:since|this|last|in|over|today|"
     r"yesterday|past).*))?",
     group="Questions",
