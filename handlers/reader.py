@@ -121,6 +121,20 @@ def normalise(text: str) -> str:
     return " ".join(text.split())
 
 
+# Named periods officers use that have one meaning; "year end" and "Easter" do not (the
+# date reader refuses them with what to write instead).
+_NAMED_DAYS = re.compile(r"\b(?:christmas(?:\s+day)?|xmas)\b", re.IGNORECASE)
+
+
+def read_named_periods(text: str) -> tuple[str, list[str]]:
+    """`before Christmas` -> `before 25 December`, with the line that says how it was read."""
+    found = _NAMED_DAYS.search(text)
+    if not found:
+        return text, []
+    said = f"I read “{found.group(0)}” as 25 December."
+    return _NAMED_DAYS.sub("25 December", text), [said]
+
+
 # --- 3. fields -----------------------------------------------------------------------------
 OID_RE = re.compile(r"(?<![\w./])(?:objective\s+|obj\s+|#)?(\d{1,2}\.\d{1,3})(?![\w/%]|\.\d)", re.I)
 _NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
@@ -221,7 +235,7 @@ _CONNECTIVE = re.compile(
     r"^(?:(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
     r"please|status|by|to|as|at|is|now|still|currently|cos|because|then|yet|again|overall)"
     r"(?=[\s:;,.!?]|$)|"
-    r"(?:-|–|—|:|;|,|\.|!|\?|\||/)(?![\w]))\s*)+",
+    r"(?:-+>|=>|→|=|-|–|—|:|;|,|\.|!|\?|\||/|\)|\])(?![\w]))\s*)+",
     re.IGNORECASE,
 )
 UPDATE_VERB = re.compile(
@@ -319,7 +333,7 @@ def _leading_status(rest: str) -> tuple[Status, int, int] | None:
 
 
 _GAP_WORDS = re.compile(
-    r"[\s,;:.\-–—/|!()&]+|\b(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
+    r"[\s,;:.\-–—/|!()&=>→]+|\b(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|"
     rf"its|it|we're|we|with|status|rag|new|revised|overall|the|has|have|been|as|to|be|"
     rf"{_QUALIFIER_WORDS})\b",
     re.IGNORECASE,
@@ -462,6 +476,9 @@ class _Scan:
         return f"{self.oid} is still due {format_date(due) if due else 'with no date'}."
 
 
+_TITLE_ECHO = re.compile(r"\s*(?:\([^()%\d]{1,60}\)|\[[^\[\]%\d]{1,60}\])")
+
+
 def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_end: int) -> None:
     """Fill status, progress, due date, move and note; the reference is body[ref_start:ref_end].
 
@@ -478,6 +495,9 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
         reading.objective.title if reading.objective else "",
         _Spans(len(body)),
     )
+    echo = _TITLE_ECHO.match(body, ref_end)
+    if echo:  # "1.1 (EDRMS) on track 60%": the brackets name the objective again
+        ref_end = scan.ref_end = echo.end()
     scan.spans.take(ref_start, ref_end)
     for step in (_ask_bare_number, _ask_percent_range, _read_percentages, _read_dates):
         step(reading, scan)
@@ -526,6 +546,13 @@ _PERCENT_OF = re.compile(
 )
 
 
+_WAS_PERCENT = re.compile(
+    r"(?:(?:up|down)\s+)?(?:from\s+(?P<old>\d{1,3}\s*%)\s+(?:to|->|→|=>)|"
+    r"(?P<old2>\d{1,3}\s*%)\s*(?:->|→|=>))\s*(?P<new>\d{1,3}\s*%)",
+    re.IGNORECASE,
+)
+
+
 def _read_percentages(reading: Reading, scan: _Scan) -> None:
     """Percentages anywhere; only one placed as a field is the progress (others are note).
 
@@ -533,9 +560,15 @@ def _read_percentages(reading: Reading, scan: _Scan) -> None:
     different placed values are asked back.
     """
     values: list[tuple[float, re.Match[str]]] = []
+    was = _WAS_PERCENT.search(scan.body, scan.ref_end)
+    was_at = (was.start("old") if was.group("old") else was.start("old2")) if was else -1
     for match in PERCENT_RE.finditer(scan.body):
+        if was and match.start() == was_at:
+            scan.spans.take(was.start(), was.start("new"))  # "from 70% to 75%": 70 was
+            continue
         value = _percent(match.group("num"))
-        placed = scan.placed(match.start()) and not _PERCENT_OF.match(scan.body[match.end() :])
+        anchor = was.start() if was and match.start() == was.start("new") else match.start()
+        placed = scan.placed(anchor) and not _PERCENT_OF.match(scan.body[match.end() :])
         if not placed and value is not None and 0 <= value <= 100:
             shown = match.group(0).strip()
             reading.not_applied.append((f"“{shown}”", f"update {scan.oid} {shown}"))
@@ -766,7 +799,7 @@ def _prefix_status(reading: Reading, scan: _Scan, prefix_words: list[tuple[str, 
 
 
 _SKIP = re.compile(
-    r"[\s,;:.\-–—/|!()&]+|(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|all|"
+    r"[\s,;:.\-–—/|!()&=>→]+|(?:and|but|is|are|now|still|currently|progress|remains?|at|it's|all|"
     r"its|it|we're|we|are|with|status|rag|note)\b",
     re.I,
 )
@@ -882,7 +915,7 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
         break
 
 
-_TRAILING = re.compile(r"[\s,;:\-–—/|]+$|^[\s?!.,;:]+$")
+_TRAILING = re.compile(r"[\s,;:\-–—/|(\[→]+$|^[\s?!.,;:()\[\]]+$")
 _BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 
 

@@ -19,7 +19,7 @@ from handlers.context import Context
 from handlers.digest_content import tracking_started
 from handlers.format import change_item, objective_item, risk_item
 from handlers.questions import group_reply, objective_reply, summary_reply, theme_reply
-from handlers.reader import OID_RE
+from handlers.reader import OID_RE, read_named_periods
 from handlers.reply import Kind, Reply
 from handlers.resolve import (
     NUMBER_WORDS,
@@ -30,7 +30,7 @@ from handlers.resolve import (
     known,
 )
 from handlers.router import command
-from tracker.dates import DateNotUnderstood, format_date, parse_window
+from tracker.dates import DateNotUnderstood, format_date, parse_since, parse_window
 from tracker.model import Objective, Person, Status, Theme
 from tracker.progress import STALE_AFTER_DAYS, STATUS_ORDER, due_between, stale, tally
 
@@ -66,6 +66,7 @@ class Question:
     statuses: set[Status] = field(default_factory=set)
     overdue: bool = False
     window: tuple[str, str] | None = None
+    read_as: list[str] = field(default_factory=list)  # how a named period was read
     risks: bool = False
     stale_days: int | None = None  # "no update for 4 weeks"
     wants: str = "list"  # list | due | count | percent | summary | owner | said
@@ -110,15 +111,21 @@ def _directorate(ctx: Context, text: str) -> tuple[str, str] | None:
     return None
 
 
+_ME = re.compile(
+    r"\b(?:my|mine|i\s+own|(?<!show\s)(?<!tell\s)(?<!give\s)(?<!let\s)(?<!remind\s)me|"
+    r"i\s+(?:say|said|post(?:ed)?|report(?:ed)?|write|wrote|put|update[d]?|have|own)|"
+    r"(?:have|has)\s+i\s+got|i've\s+got)\b"
+)
+
+
 def _person(ctx: Context, text: str) -> Person | None:
-    if re.search(r"\b(?:my|mine|i\s+own|me)\b", text):
-        return ctx.person
+    """Someone named by first or full name, else the asker when they say my / me / I said."""
     words = set(fold(text).split())
     for person in known(ctx.repo)[1]:
         first = fold(person.name).split()[0]
         if first in words and len(first) > 1:
             return person
-    return None
+    return ctx.person if _ME.search(text) else None
 
 
 def read_question(ctx: Context, text: str) -> Question | None:
@@ -137,7 +144,7 @@ def read_question(ctx: Context, text: str) -> Question | None:
         q.directorate_id, q.directorate_name = place
     q.person = _person(ctx, lowered)
     _read_filters(q, lowered)
-    q.stale_days = _stale_days(lowered)
+    q.stale_days = _stale_days(ctx, lowered)
     q.wants = _wants(q, lowered)
     if q.objective is None and not (q.theme or place or q.risks):
         _objective_by_title(ctx, q, lowered)
@@ -173,13 +180,25 @@ _PERIOD = re.compile(
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 28}
 
 
-def _stale_days(lowered: str) -> int | None:
+def _days_since(ctx: Context, lowered: str) -> int | None:
+    """`no updates since October`: the days from that date to now."""
+    since = re.search(r"\bsince\s+(.+?)\??$", lowered)
+    if not since:
+        return None
+    try:
+        when = parse_since(since.group(1), ctx.now, ctx.calendar)
+    except DateNotUnderstood:
+        return None
+    return max((ctx.now - when).days, 1)
+
+
+def _stale_days(ctx: Context, lowered: str) -> int | None:
     """`no update for 6 weeks`, `not updated in a month`, `stale`: days without an update."""
     if not _STALE.search(lowered):
         return None
     period = _PERIOD.search(lowered)
     if not period:
-        return STALE_AFTER_DAYS
+        return _days_since(ctx, lowered) or STALE_AFTER_DAYS
     raw = period.group("n") or "1"
     n = int(raw) if raw.isdigit() else {"a": 1, "an": 1, "twelve": 12, **NUMBER_WORDS}[raw]
     return n * _UNIT_DAYS[period.group("unit")]
@@ -198,7 +217,7 @@ def _read_filters(q: Question, lowered: str) -> None:
             r"\s+(?:for|owned|in\s+(?!the\s+next|\d|\w+\s+(?:days?|weeks?|months?)\b))\b",
             due.group(1),
         )[0].strip(" ?")
-        phrase = re.sub(r"\b(?:christmas|xmas)\b", "25 December", phrase)
+        phrase, q.read_as = read_named_periods(phrase)
         q.window = (phrase.replace("soon", "in the next 14 days"), due.group(1))
 
 
@@ -219,9 +238,17 @@ _SAID = re.compile(
 )
 
 
+_ABOUT = re.compile(r"\b(?:with|on|about|for|of|is|are)\s+(?=\S)")
+
+
 def _objective_by_title(ctx: Context, q: Question, lowered: str) -> None:
-    """`when's the intranet refresh due`: the objective named by its title."""
+    """`when's the intranet refresh due`, `are we on track with the website?`: the
+    objective named by its title, at the start or after with / on / about."""
     found = find_objective_in_text(ctx.repo, _TITLE_LEAD.sub("", lowered))
+    for about in _ABOUT.finditer(lowered) if not (found and found.match) else ():
+        found = find_objective_in_text(ctx.repo, lowered[about.end() :])
+        if found and found.match:
+            break
     if not (found and found.match):
         return
     q.objective = found.match
@@ -285,7 +312,7 @@ def _risks(ctx: Context, q: Question) -> Reply:
     if re.search(r"\b(?:high|red|top|biggest|worst)\b", q.text):
         risks = [r for r in risks if r.band == "high"]
         labels.append("high")
-    if re.search(r"\breview\b", q.text):
+    if re.search(r"\b(?:review|overdue|late)\b", q.text):
         risks = [r for r in risks if r.review and r.review < ctx.today]
         labels.append("past their review date")
     if q.person:
@@ -346,8 +373,10 @@ def answer(ctx: Context, q: Question) -> Reply:
         return theme_reply(ctx, q.theme)
     title = f"{len(found)} objective{'s' * (len(found) != 1)}" + (f": {label}" if label else "")
     if not found:
-        return Reply(title=f"No objectives{': ' + label if label else ''}.")
-    return group_reply(ctx, title, found)
+        return Reply(title=f"No objectives{': ' + label if label else ''}.", lines=q.read_as)
+    reply = group_reply(ctx, title, found)
+    reply.lines.extend(q.read_as)
+    return reply
 
 
 @command(

@@ -249,7 +249,9 @@ def _no_silent_loss(
     named = reply.lower()
     flagged = "not applied" in named or "didn't apply" in named
     for match in _PERCENT.finditer(message):
-        if int(match.group(1)) != new.get("progress") and not flagged:
+        if int(match.group(1)) in (new.get("progress"), old.get("progress")):
+            continue  # applied, or what was already stored ("from 70% to 75%")
+        if not flagged:
             yield f"percentage {match.group(0)!r} neither applied nor named"
     for match in _STATUS.finditer(message):
         if re.search(r"(?:%|percent|per\s+cent)\s*$", message[: match.start()], re.I):
