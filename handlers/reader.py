@@ -915,7 +915,10 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
         break
 
 
-_TRAILING = re.compile(r"[\s,;:\-–—/|(\[→]+$|^[\s?!.,;:()\[\]]+$")
+_TRAILING = re.compile(
+    r"[\s,;:\-–—/|(\[→]+$|^[\s?!.,;:()\[\]]+$|^(?:for|of|on|in|the|with|from|and|to)$",
+    re.IGNORECASE,
+)
 _BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 
 
