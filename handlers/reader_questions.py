@@ -389,9 +389,13 @@ def answer(ctx: Context, q: Question) -> Reply:
         "which risks are high?",
         "how many objectives in theme 1",
         "what's Mo got that's due before end of March",
+        "who's behind",
+        "what has had no update for 4 weeks",
+        "what did Mo last say about 3.2",
     ),
     summary="Questions in everyday words: filters combine (overdue, due soon, at risk, red, "
-    "by directorate, theme or owner), counts and % achieved, due dates, risks past review.",
+    "behind, no update for N weeks, by directorate, theme or owner), counts and % achieved, "
+    "due dates, what someone last said, risks past review.",
 )
 async def question(ctx: Context, match: re.Match[str]) -> Reply | None:
     """Registered for help and route order; the front door calls `read_question` itself."""
