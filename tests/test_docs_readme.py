@@ -19,12 +19,8 @@ from pathlib import Path
 import pytest
 
 from bot.cli import build_parser
-from handlers.context import Context
-from handlers.front_door import FrontDoor
-from handlers.message import IncomingMessage, Sender
-from handlers.reader import normalise
 from handlers.router import REGISTRY
-from tracker.dates import LONDON
+from tests.language.test_routes import route_name
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -63,14 +59,6 @@ def _allowed(label: str, name: str) -> bool:
     return name in ROW_REACHES[label] or f"group:{group}" in ROW_REACHES[label]
 
 
-async def _route(tracker: FrontDoor, text: str, clock) -> str | None:
-    message = IncomingMessage(text, Sender("test", person_id="tcarter"))
-    person = tracker.identify(message.sender)
-    context = Context(tracker.repo, message, person, clock().astimezone(LONDON))
-    found = await tracker._route(context, normalise(text))
-    return found[0].name if found else None
-
-
 def test_every_row_of_the_table_says_which_commands_it_reaches() -> None:
     assert set(ROWS) == set(ROW_REACHES)
     assert len(PHRASES) >= 60
@@ -80,7 +68,7 @@ def test_every_row_of_the_table_says_which_commands_it_reaches() -> None:
 async def test_every_readme_phrase_reaches_a_command_of_its_row(
     tracker, clock, label, phrase
 ) -> None:
-    name = await _route(tracker, phrase, clock)
+    name = await route_name(tracker, phrase, clock)
     assert name is not None, f"{phrase!r} is not understood"
     assert _allowed(label, name), f"{phrase!r} ({label}) reached {name!r}"
 

@@ -22,7 +22,8 @@ def test_every_command_has_a_place_in_the_route_order() -> None:
     assert sorted(c.name for c in REGISTRY) == sorted(ROUTE_ORDER)
 
 
-async def _route(tracker: FrontDoor, text: str, clock) -> str | None:
+async def route_name(tracker: FrontDoor, text: str, clock) -> str | None:
+    """The registered command the front door's routing picks for `text` (None: not understood)."""
     from handlers.context import Context
     from handlers.reader import normalise
 
@@ -35,4 +36,4 @@ async def _route(tracker: FrontDoor, text: str, clock) -> str | None:
 
 @pytest.mark.parametrize(("name", "example"), EXAMPLES, ids=[e for _, e in EXAMPLES])
 async def test_every_help_example_reaches_its_own_command(tracker, clock, name, example) -> None:
-    assert await _route(tracker, example, clock) == name
+    assert await route_name(tracker, example, clock) == name
