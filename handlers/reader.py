@@ -233,8 +233,9 @@ _NOT_TYPOS = {
 }
 _CONNECTIVE = re.compile(
     r"^(?:(?:(?:and|but|so|also|plus|with|note|notes|comment|comments|update|progress|re|"
-    r"please|status|by|to|as|at|is|now|still|currently|cos|because|then|yet|again|overall)"
-    r"(?=[\s:;,.!?]|$)|"
+    r"please|status|by|to|as|at|is|cos|because|then|yet|again|overall)(?=[\s:;,.!?]|$)|"
+    # "still achievable" keeps its meaning; a dangling "still," or "now -" is a leftover
+    r"(?:now|still|currently)(?=\s*(?:[:;,.!?\-–—]|$))|"
     r"(?:-+>|=>|→|=|-|–|—|:|;|,|\.|!|\?|\||/|\)|\])(?![\w]))\s*)+",
     re.IGNORECASE,
 )
@@ -629,6 +630,13 @@ def _refuse_date(reading: Reading, scan: _Scan, shown: str) -> None:
     reading.problem_lines = [hint, scan.still_due(reading)]
 
 
+_FROM_TO = re.compile(r"\s+(?:to|until|till)\s+", re.IGNORECASE)
+_PAST_DATE = re.compile(
+    r"\b(?:was|were|originally|previously|formerly)\s+(?:originally\s+|previously\s+)?$",
+    re.IGNORECASE,
+)
+
+
 def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> None:
     """One verb + date phrase: applied, named as not applied, or the message refused."""
     body, verb = scan.body, match.group("verb").lower()
@@ -640,7 +648,12 @@ def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> No
     start, end = _date_span(body, match.start("date"))
     if start >= end or _RELATIVE_AMOUNT.match(body[start:end]):
         return
+    if (match.group("prep") or "").lower() == "from":
+        new = _FROM_TO.search(body, start, end)  # "moved from 29 Jan to 26 Feb": the new one
+        start = new.end() if new else start
     starts_dateish = bool(_STARTS_DATEISH.match(body[start:end].strip()))
+    if _PAST_DATE.search(body, 0, match.start("verb")):
+        starts_dateish = False  # "was due end of March": the old date, named, never applied
     leading = not body[scan.ref_end : match.start("verb")].strip(" ,:;-–")
     insists = leading and bool(_STRONG_DATE_VERB.match(verb))
     # Each _read_date may reach dateparser (a millisecond or more): only where needed.
@@ -840,6 +853,8 @@ def _leading_status_run(reading: Reading, body: str, spans: _Spans, position: in
         found = _leading_status(chunk) if reading.status is None else None
         if found and _NOT_A_LEADING_RAG.match(chunk[found[1] :]):
             found = None  # "green light from CMT", "red tape": not the status
+        if found and _not_yet(body, position + found[1], position + found[2]):
+            found = None  # "should be done by Friday": a forecast, left in the note
         if not found:
             return
         status, _, end = found
@@ -864,12 +879,47 @@ def _ask_two_statuses(reading: Reading, status: Status, chunk: str, end: int) ->
     return True
 
 
+_FORECAST_BEFORE = re.compile(
+    r"\b(?:should|will|would|could|might|must|hope(?:fully)?|expect(?:ed|ing)?|aim(?:ing)?|"
+    r"plan(?:ned|ning)?|going|on\s+course|likely|due|want|need)\s+(?:to\s+)?(?:be\s+|get\s+)?"
+    r"(?:fully\s+)?$",
+    re.IGNORECASE,
+)
+_FORECAST_AFTER = re.compile(
+    r"\s*(?:by|before|in\s+(?:the\s+)?(?:next|new|spring|summer|autumn|winter|\d)|within|"
+    r"next|this\s+(?:week|month|year|quarter))\b",
+    re.IGNORECASE,
+)
+_EXCEPT_AFTER = re.compile(
+    r"\s*(?:apart\s+from|except(?:\s+for)?|other\s+than|bar|barring|but\s+for|save\s+for|"
+    r"minus|excluding)\b",
+    re.IGNORECASE,
+)
+_DONE_STATUSES = {Status.ACHIEVED, Status.PARTLY_ACHIEVED}
+
+
+def _not_yet(body: str, start: int, end: int) -> bool:
+    """Is the status word at body[start:end] a forecast or a partial claim, not the status?
+
+    "should be done by Friday", "will be complete by March", "complete by end of May",
+    "complete apart from police access": reading any of these as *achieved* would record
+    the wrong thing, so the word stays in the note (and is named as not applied)."""
+    if _FORECAST_BEFORE.search(body, 0, start):
+        return True
+    status = STATUS_SYNONYMS.get(" ".join(body[start:end].lower().split()))
+    if status not in _DONE_STATUSES:
+        return False
+    return bool(_FORECAST_AFTER.match(body, end) or _EXCEPT_AFTER.match(body, end))
+
+
 def _introduced_status(reading: Reading, body: str, spans: _Spans) -> None:
     """A status introduced by a qualifier at the start of a clause: `..., now amber`."""
     for match in _INTRO_STATUS.finditer(body):
         clause_start = not body[: match.start()].strip() or re.search(
             r"(?:[,;:.!?]|\s[-–—]|\band)\s*$", body[: match.start()]
         )
+        if _not_yet(body, match.start(1), match.end(1)):
+            continue
         if spans.free(match.start(), match.end()) and clause_start:
             reading.status = STATUS_SYNONYMS[match.group(1).lower()]
             spans.take(match.start(), match.end())
@@ -906,13 +956,12 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
         status = STATUS_SYNONYMS[word.lower()]
         if reading.status is None or reading.status is not status:
             reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
-    for match in _DATEISH.finditer(note):
+    for match in list(_DATEISH.finditer(note))[:3]:
         if any(match.group(0).lower() in words.lower() for words, _ in reading.not_applied):
-            break
+            continue
         reading.not_applied.append(
             (f"“{match.group(0)}”", _apply_hint(oid, "due", "<date>").replace("<date>", "…"))
         )
-        break
 
 
 _TRAILING = re.compile(

@@ -395,7 +395,11 @@ async def apply_reading(ctx: Context, reading: Reading) -> Reply:
     update = UpdateText(status=reading.status, progress=reading.progress, note=reading.note)
     reply = await _record(ctx, objective, update, due=due)
     if reply.kind is Kind.CONFIRMATION:
-        if reading.due:
+        if reading.due and reading.due.value == old_due:
+            reply.lines.append(
+                f"I read the date as {reading.due.understood}; {objective.id} was already due then."
+            )
+        elif reading.due:
             reply.lines.append(f"I read the date as {reading.due.understood}.")
         elif reading.move and due and old_due:
             n, unit = reading.move
