@@ -47,7 +47,10 @@ from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_
 from tracker.model import STATUS_SYNONYMS, Objective, Status
 
 # --- 1. normalise ------------------------------------------------------------------------
-_LEADING_MENTION = re.compile(r"^(?:\s*(?:@[\w.\-]+|<[@!#][^>]*>)[\s,:]*)+")
+_LEADING_MENTION = re.compile(
+    r"^(?:\s*(?:@[\w.\-]+(?:\s+(?:bot|tracker)\b)?|<[@!#][^>]*>|<at>[^<]{0,80}</at>)[\s,:]*)+",
+    re.IGNORECASE,
+)
 _APOSTROPHES = {
     "whats": "what's",
     "wheres": "where's",
@@ -69,6 +72,7 @@ _APOSTROPHES = {
     "satus": "status",
     "upate": "update",
     "udpate": "update",
+    "thx": "thanks",
 }
 _APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
 _FILLER_START = re.compile(
@@ -1073,7 +1077,10 @@ def read(ctx: Context, text: str) -> Reading:
     body_start = 0
     if verb and verb.end():
         # "latest on 5.1" asks; "latest on 5.1: 70%" reports (its fields make it a change).
-        reading.explicit_verb = not re.match(r"latest|news", text, re.IGNORECASE)
+        # "update on 1.1?" asks too.
+        reading.explicit_verb = not (
+            re.match(r"latest|news", text, re.IGNORECASE) or text.rstrip().endswith("?")
+        )
         body_start = verb.end()
     ident = OID_RE.search(text)
     if ident and not _QUESTION_START.match(text[: ident.start()].strip() or "x"):
@@ -1082,7 +1089,10 @@ def read(ctx: Context, text: str) -> Reading:
         if reading.objective is None:
             reading.problem = f"There is no objective {ident.group(1)}."
         start, end = ident.start(), ident.end()
-        if re.search(r"\b(?:update|progress|report|record|mark|set)\b", text[:start], re.I):
+        asked = text.rstrip().endswith("?")
+        if not asked and re.search(
+            r"\b(?:update|progress|report|record|mark|set)\b", text[:start], re.I
+        ):
             reading.explicit_verb = True
     else:
         found = find_objective_in_text(ctx.repo, text[body_start:])

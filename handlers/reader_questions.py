@@ -252,7 +252,9 @@ def _objective_by_title(ctx: Context, q: Question, lowered: str) -> None:
     if not (found and found.match):
         return
     q.objective = found.match
-    if re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
+    if q.person and _SAID.search(lowered):
+        q.wants = "said"
+    elif re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
         q.wants = "due"
     elif re.search(r"\bwho(?:'s|\s+is)?\s+(?:responsible|owns|leads)\b", lowered):
         q.wants = "owner"
