@@ -183,7 +183,11 @@ DATE_RE = re.compile(
 )
 _CLAUSE_END = re.compile(
     r"\s+(?:-|–|—)\s+|\.\s+|\s+(?:because|as|due\s+to|after|since|while|but|and|so|with|"
-    r"following|pending|waiting|awaiting|cos|coz|owing)\b",
+    r"following|pending|waiting|awaiting|cos|coz|owing)\b|"
+    # a comma ends the date unless a year or a day and month follow ("Thursday, 12 March"):
+    # "12 March, 45 percent" must never be read as 12 March 2045
+    r"[,;:]\s*(?!\d{4}\b|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3})|"
+    r"\s+(?=[a-z]+\s+(?:due|deadline)\b)",  # "12 March licences due 4 Dec": another date
     re.IGNORECASE,
 )
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14}
