@@ -186,7 +186,7 @@ _CLAUSE_END = re.compile(
     r"following|pending|waiting|awaiting|cos|coz|owing)\b|"
     # a comma ends the date unless a year or a day and month follow ("Thursday, 12 March"):
     # "12 March, 45 percent" must never be read as 12 March 2045
-    r"[,;:]\s*(?!\d{4}\b|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3})|"
+    r"\s*\|\s*|[,;:]\s*(?!\d{4}\b|\d{1,2}(?:st|nd|rd|th)?\s+[a-z]{3})|"
     r"\s+(?=[a-z]+\s+(?:due|deadline)\b)",  # "12 March licences due 4 Dec": another date
     re.IGNORECASE,
 )
@@ -391,7 +391,7 @@ def _date_span(text: str, start: int) -> tuple[int, int]:
 
 
 _DATE_END = re.compile(
-    r"(?:\d+(?:st|nd|rd|th)?|q[1-4]|20\d\d(?:/\d\d)?|\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
+    r"(?:\d{4}|\d{1,2}(?:st|nd|rd|th)|q[1-4]|20\d\d(?:/\d\d)?|\d{1,2}/\d{1,2}(?:/\d{2,4})?|"
     r"jan\w*|feb\w*|mar\w*|apr\w*|may|jun\w*|jul\w*|aug\w*|sep\w*|oct\w*|nov\w*|dec\w*|"
     r"\w+day|week|weeks|month|months|year|years|quarter|fortnight|tomorrow|today|easter|"
     r"christmas|xmas|term|end)[.,]?",
@@ -610,7 +610,7 @@ def _read_percentages(reading: Reading, scan: _Scan) -> None:
 
 
 _STARTS_DATEISH = re.compile(
-    r"(?:\d|q[1-4]\b|next|this|end|start|mid|early|late|in\b|the\s+end|sometime|"
+    r"(?!\d{1,3}\s*(?:%|pc\b|percent|per\s*cent))(?:\d|q[1-4]\b|next|this|end|start|mid|early|late|in\b|the\s+end|sometime|"
     r"after|before|half|xmas|christmas|easter|year|tomorrow|today|"
     r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|mon|tue|wed|thu|fri)[a-z]*\b)",
     re.IGNORECASE,
@@ -621,10 +621,12 @@ _YEAR_END = re.compile(r"\byear[\s-]?end\b", re.IGNORECASE)
 
 def _read_dates(reading: Reading, scan: _Scan) -> None:
     """Dates after the verbs officers use (due, deadline, go-live, moved, extended...)."""
-    for match in DATE_RE.finditer(scan.body):
+    position = 0
+    while match := DATE_RE.search(scan.body, position):
         _read_date_phrase(reading, scan, match)
         if reading.problem:
             return
+        position = match.end("verb")  # "slipping at 45% target date 31/05/27": the next verb
 
 
 def _refuse_date(reading: Reading, scan: _Scan, shown: str) -> None:
@@ -669,11 +671,7 @@ def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> No
         _refuse_date(reading, scan, body[start:end].strip())
         return
     if not scan.placed(match.start("verb")) or not starts_dateish:
-        if _DATEISH.search(body[start:end]):
-            shown = " ".join(body[match.start("verb") : end].split())
-            found = _read_date(body, start, end, scan.ctx) if starts_dateish else None
-            when = format_date(found[0].value) if found else "<date>"
-            reading.not_applied.append((f"“{shown}”", f"{scan.oid} due {when}"))
+        _name_unplaced_date(reading, scan, match, (start, end), starts_dateish)
         return
     if _YEAR_END.search(body[start:end]) and not re.search(
         r"financial|calendar", body[start:end], re.I
@@ -690,6 +688,20 @@ def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> No
             _refuse_date(reading, scan, body[start:end].strip())
         return
     _take_date(reading, scan, match, *found)
+
+
+def _name_unplaced_date(
+    reading: Reading, scan: _Scan, match: re.Match[str], span: tuple[int, int], dateish: bool
+) -> None:
+    """A date phrase that is not a field ("VPN licences due 4 Dec") is named, not applied."""
+    body, (start, end) = scan.body, span
+    if not dateish and DATE_RE.search(body, match.end("verb"), end):
+        return  # a later verb in the phrase reads its own date
+    if _DATEISH.search(body[start:end]):
+        shown = " ".join(body[match.start("verb") : end].split())
+        found = _read_date(body, start, end, scan.ctx) if dateish else None
+        when = format_date(found[0].value) if found else "<date>"
+        reading.not_applied.append((f"“{shown}”", f"{scan.oid} due {when}"))
 
 
 def _take_date(
@@ -964,6 +976,11 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
         status = STATUS_SYNONYMS[word.lower()]
         if reading.status is None or reading.status is not status:
             reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
+    for clause in re.split(r"\s*[,;|.]\s*|\s+[-–—]\s+", note):
+        typo = _leading_status(clause) if 1 <= len(clause.split()) <= 2 else None
+        if typo and typo[2] == len(clause) and not _STATUS_RE.fullmatch(clause):
+            # "...; of track; ..." in a later clause: a misspelt status, named
+            reading.not_applied.append((f"“{clause}”", _apply_hint(oid, "status", typo[0].value)))
     for match in list(_DATEISH.finditer(note))[:3]:
         if any(match.group(0).lower() in words.lower() for words, _ in reading.not_applied):
             continue

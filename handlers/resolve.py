@@ -180,7 +180,7 @@ _GENERIC = STOPWORDS | {
     "services", "service", "more", "make", "through", "out", "across", "s", "some", "one",
 }  # fmt: skip
 _REF_STOP = re.compile(
-    r"[:;,(]|\s[-–—]\s|\s(?:is|are|was|now|still|at|on\s+track|off\s+track|currently|has|have|"
+    r"[:;,(|]|\s[-–—]\s|\s(?:is|are|was|now|still|at|on\s+track|off?\s+track|currently|has|have|"
     r"went|gone|due|moved|slipp\w*|delayed|-)\b|\d",
     re.IGNORECASE,
 )
@@ -229,7 +229,7 @@ WORK_NOUNS = frozenset({
     "build", "project", "programme", "work", "system", "rollouts", "migrations",
 })  # fmt: skip
 _GENERIC_TRAIL = re.compile(
-    r"(?:\s+(?:"
+    r"(?:\s+(?!o[nf]f?\s+track)(?:"
     + "|".join(sorted(map(re.escape, _GENERIC | WORK_NOUNS), key=len, reverse=True))
     + r")\b)*"
 )
