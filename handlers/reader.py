@@ -347,7 +347,7 @@ _GAP_WORDS = re.compile(
     rf"{_QUALIFIER_WORDS})\b",
     re.IGNORECASE,
 )
-_SEPARATOR = re.compile(r"[,;:.!?]\s|\s[-–—]\s|[,;:]$")
+_SEPARATOR = re.compile(r"[,;:.!?|]\s|\s[-–—|]\s|[,;:|]$")
 
 
 # Words that name what a field is about ("CRM build 50%", "3.2 deadline extended by 2 weeks").
@@ -369,9 +369,13 @@ def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") 
     left = [w for w in left if fold(w) not in naming]
     if not left:
         return True
-    rest = " ".join(re.sub(r"[,;:.\-–—]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
+    rest = " ".join(re.sub(r"[,;:.\-–—|]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
     typo = _leading_status(rest) if len(rest.split()) <= 3 else None
     if typo and not rest[typo[2] :].strip():
+        return True
+    typo_left = " ".join(left)  # "CRM | of track | now 45%": only a misspelt status between
+    typo = _leading_status(typo_left) if len(left) <= 3 else None
+    if typo and typo[2] == len(typo_left):
         return True
     last = 0
     for sep in _SEPARATOR.finditer(body, ref_end, pos):
@@ -551,7 +555,7 @@ def _ask_percent_range(reading: Reading, scan: _Scan) -> None:
 
 
 _PERCENT_OF = re.compile(
-    r"\s+(?:of|over|under|more|less|cheaper|up|down|higher|lower)\b", re.IGNORECASE
+    r"\s+(?:of(?!\s+track)|over|under|more|less|cheaper|up|down|higher|lower)\b", re.IGNORECASE
 )
 
 
@@ -851,8 +855,30 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
     if reading.problem or reading.status is not None:
         return
     _introduced_status(reading, body, spans)
+    if reading.status is None:
+        _status_clause(reading, body, spans, position)
     if reading.status is None and reading.due is not None:
         _status_verb_before_date(reading, body, spans)
+
+
+_CLAUSE = re.compile(r"(?:^|[,;|]|\s[-–—]\s)\s*([^,;|]+?)\s*(?=$|[,;|.!]|\s[-–—]\s)")
+
+
+def _status_clause(reading: Reading, body: str, spans: _Spans, position: int) -> None:
+    """A status that is a whole clause of its own (`3.2 waiting on legal; amber; 45%`,
+    `CRM | of track | 45%`) is a field wherever the clause stands."""
+    for clause in _CLAUSE.finditer(body, position):
+        words = clause.group(1)
+        if not spans.free(clause.start(1), clause.end(1)) or len(words.split()) > 4:
+            continue
+        found = _leading_status(words)
+        if found and found[2] == len(words) and not _not_yet(body, clause.start(1), clause.end(1)):
+            reading.status = found[0]
+            spans.take(clause.start(1), clause.end(1))
+            reading.fields.append(
+                Field("status", words, clause.start(1), clause.end(1), reading.status)
+            )
+            return
 
 
 def _leading_status_run(reading: Reading, body: str, spans: _Spans, position: int) -> None:

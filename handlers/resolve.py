@@ -308,6 +308,18 @@ def _word_hits(index: _TitleIndex, word: str) -> set[str]:
     return hits
 
 
+def _first_run(
+    words: list[tuple[re.Match[str], str, set[str]]],
+) -> list[tuple[re.Match[str], str, set[str]]]:
+    """The naming words: from the first word of a title to the first word of none after it
+    ("EDRMS printer costs down 30%" names 1.1; "down" must not pull in 4.3's power-down)."""
+    first = next((i for i, (_m, _w, hits) in enumerate(words) if hits), None)
+    if first is None:
+        return []
+    stop = next((i for i in range(first + 1, len(words)) if not words[i][2]), len(words))
+    return words[:stop]
+
+
 def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
     """An objective named by (part of) its title at the start of `text`, or None.
 
@@ -335,8 +347,7 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     last: dict[str, int] = {}
     first: dict[str, int] = {}
     matched: list[tuple[int, int, set[str]]] = []
-    for m, word in words:
-        hits = _word_hits(index, word)
+    for m, word, hits in _first_run([(m, w, _word_hits(index, w)) for m, w in words]):
         matched.append((start + m.start(), start + m.end(), hits))
         for oid in hits:
             weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
