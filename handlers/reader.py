@@ -364,17 +364,17 @@ def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") 
         return True
     gap = PERCENT_RE.sub(" ", body[ref_end:pos])
     gap = _STATUS_RE.sub(" ", gap)
-    left = _GAP_WORDS.sub(" ", gap).split()
+    unnamed = _GAP_WORDS.sub(" ", gap).split()
     naming = set(fold(title).split()) | WORK_NOUNS | _DATE_NOUNS
-    left = [w for w in left if fold(w) not in naming]
+    left = [w for w in unnamed if fold(w) not in naming]
     if not left:
         return True
     rest = " ".join(re.sub(r"[,;:.\-–—|]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
     typo = _leading_status(rest) if len(rest.split()) <= 3 else None
     if typo and not rest[typo[2] :].strip():
         return True
-    typo_left = " ".join(left)  # "CRM | of track | now 45%": only a misspelt status between
-    typo = _leading_status(typo_left) if len(left) <= 3 else None
+    typo_left = " ".join(unnamed)  # "CRM | of track | now 45%": only a misspelt status between
+    typo = _leading_status(typo_left) if len(unnamed) <= 3 else None
     if typo and typo[2] == len(typo_left):
         return True
     last = 0
@@ -861,7 +861,7 @@ def _read_status(reading: Reading, body: str, spans: _Spans, position: int) -> N
         _status_verb_before_date(reading, body, spans)
 
 
-_CLAUSE = re.compile(r"(?:^|[,;|]|\s[-–—]\s)\s*([^,;|]+?)\s*(?=$|[,;|.!]|\s[-–—]\s)")
+_CLAUSE = re.compile(r"(?:^|[,;|]|\s[-–—]\s)\s*([^,;|]+?)\s*(?=$|[,;:|.!]|\s[-–—]\s)")
 
 
 def _status_clause(reading: Reading, body: str, spans: _Spans, position: int) -> None:
