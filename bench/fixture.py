@@ -20,8 +20,9 @@ from typing import Any
 
 import yaml
 
-from storage.engine import DEFAULT_COMPACT_BYTES, write_store
+from storage.engine import DEFAULT_COMPACT_BYTES
 from storage.files import JOURNAL_NAME, encode_line, journal_header
+from storage.journal import write_store
 from tracker.model import Status
 from tracker.strategy_file import Strategy
 

@@ -267,6 +267,30 @@ def strategy_with_teams_ids(directory: Path) -> Path:
     return path
 
 
+async def healthz_after_start(command: list[str], env: dict[str, str]) -> float:
+    """Seconds from spawning `serve` to its first `/healthz` 200 (issue 9: at most 2 s)."""
+    port = free_port()
+    began = time.perf_counter()
+    process = await asyncio.create_subprocess_exec(
+        *command, str(port), cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=1)) as http:
+            for _ in range(1200):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/healthz") as response:
+                        if response.status == 200:
+                            return round(time.perf_counter() - began, 2)
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.02)
+        raise SystemExit("serve never answered /healthz")
+    finally:
+        process.terminate()
+        await process.wait()
+
+
 async def run_target(command: list[str], env: dict[str, str], measure_with: Any) -> Any:
     port = free_port()
     process = await start([*command, str(port)], port, env)
@@ -314,6 +338,7 @@ async def measure(directory: Path, messages: int) -> dict[str, dict[str, Any]]:
     }
     results: dict[str, dict[str, Any]] = {}
     try:
+        results["start"] = {"healthz_s": await healthz_after_start(bot, env)}
         for name, (command, measure_with) in runs.items():
             results[name] = await run_target(command, env, measure_with)
     finally:
@@ -340,7 +365,7 @@ def ratio_line(results: dict[str, dict[str, Any]], ours: str, anchor: str) -> st
 def table(size: int, results: dict[str, dict[str, Any]]) -> str:
     rows = [[f"{size:,} updates", *(title for title, _ in COLUMNS)]]
     for name, figures in results.items():
-        if name != "mixed":
+        if name not in ("mixed", "start"):
             rows.append([name, *(str(figures.get(key, "n/a")) for _, key in COLUMNS)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(c.rjust(w) for c, w in zip(r, widths, strict=True)) for r in rows]
@@ -355,6 +380,9 @@ def table(size: int, results: dict[str, dict[str, Any]]) -> str:
             f"Teams ack p50/p99 {mixed['teams_ack_p50_ms']}/{mixed['teams_ack_p99_ms']} ms, "
             f"{mixed['both_per_s']} msgs/s together"
         )
+    start = results.get("start")
+    if start:
+        lines.append(f"serve answered /healthz {start['healthz_s']} s after start (target <= 2 s)")
     return "\n".join(line for line in lines if line)
 
 

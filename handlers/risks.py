@@ -41,8 +41,9 @@ _LEVEL_PATTERNS = {
     )
 }
 _THEME = re.compile(r"\b(?:for\s+|under\s+|on\s+)?theme\s+(?P<v>\d{1,2}|[a-z]+)\b", re.IGNORECASE)
-_OBJECTIVE = re.compile(
-    r"\b(?:for\s+|on\s+|objective\s+|re\s+)+(?:objective\s+)?(?P<v>\d{1,2}\.\d{1,3})\b",
+_OBJECTIVE = re.compile(  # "on 3.2", "to 3.2:", "against objective 3.2", a clause "3.2: ..."
+    r"(?:^|\b(?:(?:for|on|to|against|about|affecting|under|re|objective)\s+)+)"
+    r"(?:objective\s+)?(?P<v>\d{1,2}\.\d{1,3})\b",
     re.IGNORECASE,
 )
 _KEYED = re.compile(
@@ -96,7 +97,8 @@ def read_risk(ctx: Context, body: str) -> RiskText:
             result.values["mitigation"] += ", " + clause
         else:
             title_parts.append(clause)
-    result.title = ", ".join(title_parts).strip(" :-–")
+    title = re.sub(r"\(\s*[,;]?\s*\)", "", ", ".join(title_parts))  # "(L4, I5)" taken
+    result.title = re.sub(r"\s{2,}", " ", title).strip(" :-–")
     _resolve_people_and_dates(ctx, result)
     return result
 
@@ -210,6 +212,7 @@ def _no_risk(ctx: Context, rid: str) -> Reply:
     r"(?::|-|–)\s*(?P<body>.+)",
     r"(?:add|log|raise|new)\s+(?:a\s+)?(?:risk|rsik|riks|rsk)\s+(?P<body>.+)",
     r"(?:new\s+)?risk\s+(?P<body>(?:on|for|against)\s+(?:objective\s+)?\d{1,2}\.\d{1,3}\b.+)",
+    r"(?:new\s+)?risk\s+(?P<body>(?:objective\s+)?\d{1,2}\.\d{1,3}\s*[:\-–]\s*\w.+)",
     group="Risks",
     examples=(
         "risk: no PM capacity, theme 1, likelihood 4 impact 3",

@@ -16,8 +16,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from storage.engine import DocumentStore, write_store
+from storage.engine import DocumentStore
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME, StoreError, write_atomically
+from storage.journal import write_store
 from tracker.calendar import LONDON
 from tracker.model import risk_band
 
@@ -214,7 +215,7 @@ def table_rows(
     rows = []
     for doc in docs:
         if extras and name == "updates":
-            doc = {**doc, "_objective_title": extras.get(doc.get("objective_id"))}
+            doc = {**doc, "_objective_title": extras.get(doc.get("objective_id", ""))}
         rows.append([_cell(c.get(doc), c.kind) for c in all_columns])
     return [c.header for c in all_columns], [c.kind for c in all_columns], rows
 
@@ -223,7 +224,7 @@ def readable_tables(
     tables: Mapping[str, list[dict[str, Any]]],
 ) -> list[tuple[str, str, list[str], list[str], list[list[Any]]]]:
     """(table, sheet title, headers, kinds, rows) for every table officers read."""
-    titles = {d.get("key"): d.get("title") for d in tables.get("objectives", [])}
+    titles = {d["key"]: d.get("title") for d in tables.get("objectives", []) if "key" in d}
     out = []
     for name, (title, _) in LAYOUTS.items():
         headers, kinds, rows = table_rows(name, tables.get(name, []), titles)
@@ -310,7 +311,7 @@ def export_xlsx(tables: Mapping[str, list[dict[str, Any]]], path: Path) -> None:
 
 def _widths(headers: list[str], kinds: list[str], rows: list[list[Any]]) -> list[float]:
     """Column widths from the header and the first 500 rows, within 8-60 characters."""
-    widths = []
+    widths: list[float] = []
     for i, header in enumerate(headers):
         if kinds[i] == TIME:
             longest = 16

@@ -1,14 +1,14 @@
 """Named fault points: where tests make the store's file work fail on purpose.
 
-The engine calls `point("append")` (and the other names below) at the moments a crash,
-a full disk or an I/O error matters. In production no fault is armed and a point costs
+The store calls `point("append")` (and the other names in `POINTS`) at the moments a
+crash, a full disk or an I/O error matters. In production no fault is armed and a point costs
 one dictionary lookup. A test arms one by name:
 
     with faults.armed("append", faults.disk_full(partial=True)):
         ...  # the next journal append writes half a line, then fails with ENOSPC
 
-Naming the moment ("after-append", "before-snapshot-rename") instead of counting calls
-keeps a crash test true when the code around it changes.
+Naming the moment ("after-append", "between-renames") instead of counting calls keeps a
+crash test true when the code around it changes.
 
 Points, in the order a store meets them:
 - `open`: a store is about to be opened (`directory`);
@@ -32,6 +32,18 @@ from typing import Any
 
 Action = Callable[..., None]
 
+POINTS = (
+    "open",
+    "append",
+    "after-append",
+    "set-aside",
+    "probe",
+    "snapshot-copy",
+    "snapshot",
+    "before-rename",
+    "between-renames",
+)
+
 _armed: dict[str, Action] = {}
 
 
@@ -44,7 +56,13 @@ def point(name: str, **context: Any) -> None:
 
 @contextlib.contextmanager
 def armed(name: str, action: Action) -> Iterator[None]:
-    """Arm `action` at the point `name` for the duration of the block."""
+    """Arm `action` at the point `name` for the duration of the block.
+
+    An unknown name is refused: a misspelt point would never fire, and the test arming
+    it would pass without testing anything.
+    """
+    if name not in POINTS:
+        raise ValueError(f"no fault point {name!r}; the points are {', '.join(POINTS)}")
     previous = _armed.get(name)
     _armed[name] = action
     try:

@@ -84,6 +84,11 @@ def decode_line(line: bytes) -> dict[str, Any] | None:
     return record if isinstance(record, dict) else None
 
 
+def well_formed(record: dict[str, Any]) -> bool:
+    """A decoded journal entry has the shape the store writes: {"seq": int, "ops": list}."""
+    return isinstance(record.get("seq"), int) and isinstance(record.get("ops"), list)
+
+
 def fsync_directory(directory: Path) -> None:
     """Make a rename inside `directory` itself durable (POSIX needs the directory synced)."""
     fd = os.open(directory, os.O_RDONLY)

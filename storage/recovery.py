@@ -38,6 +38,7 @@ from storage.files import (
     free_name,
     fsync_directory,
     journal_header,
+    well_formed,
     write_atomically,
 )
 from storage.migrations import migrate
@@ -128,79 +129,96 @@ class _Unreadable(Exception):
 
 
 def _plan(directory: Path, report: RecoveryReport) -> _Plan:
+    """What can be kept: the snapshot if readable, then the journal's usable entries."""
     damaged = False
     try:
         snapshot = _read_snapshot(directory / SNAPSHOT_NAME, report)
     except _Unreadable:
         snapshot, damaged = None, True
     snap_generation, seq, tables = snapshot or (0, 0, {})
-    generation = max(snap_generation, 1)
-
+    plan = _Plan(tables, max(snap_generation, 1), seq, damaged)
     journal_path = directory / JOURNAL_NAME
     if not journal_path.exists():
-        return _Plan(tables, generation, seq, damaged)
-    data = journal_path.read_bytes()
-    lines = data.split(b"\n")
+        return plan
+    lines = journal_path.read_bytes().split(b"\n")
     complete = [line + b"\n" for line in lines[:-1]]
     tail = lines[-1]  # bytes after the last newline: a torn last write, if any
-    header = decode_line(complete[0]) if complete else None
-    journal_generation: int | None = None
-    if header is None:
-        damaged = True
-        report.dropped.append(f"{JOURNAL_NAME}: line 1 (the header) is damaged")
-    else:
-        try:
-            check_format(header, journal_path)
-        except StoreError as error:
-            report.dropped.append(
-                f"{JOURNAL_NAME}: all of it ({str(error).split('. ')[0]}); nothing taken from it"
-            )
-            return _Plan(tables, generation, seq, True)
-        journal_generation = header.get("generation")
-        if isinstance(journal_generation, int):
-            generation = max(generation, journal_generation)
-    if snapshot and journal_generation is not None and journal_generation < snap_generation:
+    try:
+        header = _journal_header(complete, journal_path, plan, report)
+    except _Unreadable:
+        plan.damaged = True
+        return plan
+    journal_generation = header.get("generation") if header is not None else None
+    if snapshot and isinstance(journal_generation, int) and journal_generation < snap_generation:
         report.kept.append(
             f"{JOURNAL_NAME}: nothing needed (older than the snapshot, which already holds "
             f"its entries: a compaction was interrupted)"
         )
-        return _Plan(tables, generation, seq, damaged)
+        return plan
+    applied = _replay(plan, complete, tail, snapshot is not None, report)
+    if not applied and header is not None:
+        report.kept.append(f"{JOURNAL_NAME}: no entries after the snapshot")
+    return plan
 
+
+def _journal_header(
+    complete: list[bytes], path: Path, plan: _Plan, report: RecoveryReport
+) -> dict[str, Any] | None:
+    """The journal's header, or None if it is damaged (its entries are still tried).
+
+    Raises _Unreadable when the file is not one this version may read: another program's,
+    or a newer version's; then nothing is taken from it.
+    """
+    header = decode_line(complete[0]) if complete else None
+    if header is None:
+        plan.damaged = True
+        report.dropped.append(f"{JOURNAL_NAME}: line 1 (the header) is damaged")
+        return None
+    try:
+        check_format(header, path)
+    except StoreError as error:
+        report.dropped.append(
+            f"{JOURNAL_NAME}: all of it ({str(error).split('. ')[0]}); nothing taken from it"
+        )
+        raise _Unreadable from None
+    generation = header.get("generation")
+    if isinstance(generation, int):
+        plan.generation = max(plan.generation, generation)
+    return header
+
+
+def _replay(
+    plan: _Plan, complete: list[bytes], tail: bytes, had_snapshot: bool, report: RecoveryReport
+) -> bool:
+    """Apply the journal's entries after the snapshot, in order, up to the first damage;
+    True if any was applied."""
     applied: list[int] = []
     gap_before: int | None = None
     for number, line in enumerate(complete[1:], start=2):
         record = decode_line(line)
-        well_formed = (
-            record is not None
-            and isinstance(record.get("seq"), int)
-            and isinstance(record.get("ops"), list)
-        )
-        if not well_formed:
+        if record is None or not well_formed(record):
             last = len(complete)
             extra = f" and {len(tail)} bytes of an unfinished line" if tail else ""
             report.dropped.append(
                 f"{JOURNAL_NAME}: lines {number}-{last}{extra} (the first damaged line is "
                 f"{number}; everything from it on is set aside unread)"
             )
-            damaged = True
-            tail = b""
+            plan.damaged, tail = True, b""
             break
-        assert record is not None
-        if record["seq"] <= seq:
+        if record["seq"] <= plan.seq:
             continue
-        if record["seq"] != seq + 1:
-            if applied or snapshot is not None:
+        if record["seq"] != plan.seq + 1:
+            if applied or had_snapshot:
                 report.dropped.append(
-                    f"{JOURNAL_NAME}: lines {number}-{len(complete)} (entry {seq + 1} is "
+                    f"{JOURNAL_NAME}: lines {number}-{len(complete)} (entry {plan.seq + 1} is "
                     f"missing before entry {record['seq']} on line {number})"
                 )
-                damaged = True
-                tail = b""
+                plan.damaged, tail = True, b""
                 break
-            gap_before, damaged = record["seq"], True
+            gap_before, plan.damaged = record["seq"], True
         for op in record["ops"]:
-            _apply(tables, op)
-        seq = record["seq"]
+            _apply(plan.tables, op)
+        plan.seq = record["seq"]
         applied.append(number)
     if tail:
         report.dropped.append(
@@ -208,18 +226,16 @@ def _plan(directory: Path, report: RecoveryReport) -> _Plan:
         )
     if applied:
         report.kept.append(
-            f"{JOURNAL_NAME}: {len(applied)} entries, up to entry {seq} "
+            f"{JOURNAL_NAME}: {len(applied)} entries, up to entry {plan.seq} "
             f"(lines {applied[0]}-{applied[-1]})"
         )
-    elif header is not None:
-        report.kept.append(f"{JOURNAL_NAME}: no entries after the snapshot")
     if gap_before is not None:
         report.dropped.append(
             f"entries 1-{gap_before - 1}, which only the unreadable snapshot held: the "
             f"journal's entries were applied to what remains, so documents they changed may be "
             f"missing. Restore a backup if you have one"
         )
-    return _Plan(tables, generation, seq, damaged)
+    return bool(applied)
 
 
 def _healthy(directory: Path) -> bool:

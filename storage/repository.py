@@ -21,6 +21,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tinydb.table import Document
+
 from storage.engine import DocumentStore, Transaction
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME
 from storage.files import StoreError as StoreError  # re-exported: upper layers import it here
@@ -186,7 +188,7 @@ class Repository:
     def is_empty(self) -> bool:
         return self.store.count("objectives") == 0 and self.store.count("people") == 0
 
-    def _one(self, table: str, key: Any) -> Mapping[str, Any] | None:
+    def _one(self, table: str, key: Any) -> Document | None:
         docs = self.store.lookup(table, "key", key)
         return docs[0] if docs else None
 
@@ -257,8 +259,8 @@ class Repository:
             channel or "", ("slack_id", "teams_id")
         )
         index = self._memo("chat index", self._chat_index)
-        for name in fields if user_id else ():
-            if (name, user_id) in index:
+        for name in fields:
+            if user_id and (name, user_id) in index:
                 return index[(name, user_id)]
         return index.get(("email", email)) if email else None
 
@@ -501,7 +503,7 @@ class Repository:
                 doc.doc_id,
                 {**{k: new for k, (_, new) in changes.items()}, "last_update": now},
             )
-        return self._change("updates", _Doc(update, doc_id))
+        return self._change("updates", Document(update, doc_id))
 
     async def add_objective(self, fields: Mapping[str, Any], source: Source) -> Objective:
         async with self.store.transaction() as tx:
@@ -510,7 +512,7 @@ class Repository:
                 raise Conflict(f"objective {key} already exists")
             doc = {k: _jsonable(v) for k, v in fields.items()}
             doc.setdefault("status", Status.NOT_STARTED.value)
-            tx.insert("objectives", doc)
+            doc_id = tx.insert("objectives", doc)
             self._audit(
                 tx,
                 source,
@@ -518,7 +520,7 @@ class Repository:
                 f"objective:{key}",
                 {k: [None, v] for k, v in doc.items()},
             )
-        return self.objective(key)  # type: ignore[return-value]
+        return self._objective(Document(doc, doc_id))
 
     async def change_objective(
         self, objective_id: str, fields: Mapping[str, Any], source: Source, action: str
@@ -543,12 +545,12 @@ class Repository:
             key = f"R{max([counter, *numbers]) + 1}"
             doc = {k: _jsonable(v) for k, v in fields.items() if v is not None}
             doc.update(key=key, open=True, created_at=iso(self.clock()), created_by=source.actor)
-            tx.insert("risks", doc)
+            doc_id = tx.insert("risks", doc)
             self._set_meta(tx, "risk_counter", int(key[1:]))
             self._audit(
                 tx, source, "add risk", f"risk:{key}", {k: [None, v] for k, v in doc.items()}
             )
-        return self.risk(key)  # type: ignore[return-value]
+        return self._risk(Document(doc, doc_id))
 
     async def change_risk(
         self, risk_id: str, fields: Mapping[str, Any], source: Source, action: str
@@ -770,11 +772,3 @@ class Repository:
             items = list(self.meta(key) or [])
             items.append(item)
             self._set_meta(tx, key, items[-keep:])
-
-
-class _Doc(dict):
-    """A document with its id, for building a Change from what was just written."""
-
-    def __init__(self, data: Mapping[str, Any], doc_id: int) -> None:
-        super().__init__(data)
-        self.doc_id = doc_id

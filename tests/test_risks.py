@@ -119,3 +119,20 @@ async def test_undo_refuses_to_remove_a_risk_someone_else_changed_since(say, rep
     risk = repo.risk("R6")
     assert risk is not None and risk.likelihood == 4
     assert [c.action for c in repo.history("risk:R6")][-1] != "undo"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "add risk to 3.2: supplier fails, likelihood 4 impact 5",
+        "log a risk against 3.2 - supplier fails, L4 I5",
+        "new risk affecting objective 3.2: supplier fails, likelihood 4, impact 5",
+        "risk 3.2: supplier fails, L4 I5",
+        "risk for 3.2 - supplier fails (L4, I5)",
+    ],
+)
+async def test_risk_names_its_objective_with_any_preposition(say, repo, text):
+    reply = await say(text, as_="mkhan")
+    assert reply.title == "Logged risk R6: supplier fails"
+    risk = repo.risk("R6")
+    assert (risk.objective, risk.theme, risk.likelihood, risk.impact) == ("3.2", 3, 4, 5)

@@ -80,6 +80,27 @@ async def test_live_process_notices_another_crashed_mid_compaction(tmp_path: Pat
     fresh.close()
 
 
+async def test_crash_after_the_line_is_written_before_its_fsync(tmp_path: Path) -> None:
+    """The line is in the file, unconfirmed: a new process keeps it whole, or nothing."""
+    repo = await seeded(tmp_path)
+    await add_updates(repo, "u", 3)
+    with crash_at("after-append"), pytest.raises(Crash):
+        await repo.record_update("3.2", Source("mkhan", "console", "in flight"), progress=64)
+    # The process is gone (the kernel still had the line); a new one opens the directory.
+    reopened = Repository.open(tmp_path)
+    assert texts(reopened) == ["in flight", "u 0", "u 1", "u 2"]
+    assert reopened.objective("3.2").progress == 64  # the update and its objective together
+    assert not reopened.warnings
+    reopened.close()
+    journal_records(tmp_path)
+
+
+def test_a_misspelt_fault_point_is_refused() -> None:
+    """Arming a name the store never calls would make a crash test pass untested."""
+    with pytest.raises(ValueError, match="between-renames"), crash_at("after-snapshot-rename"):
+        pass
+
+
 async def test_disk_full_on_append_saves_nothing_and_recovers(tmp_path: Path) -> None:
     repo = await seeded(tmp_path)
     await add_updates(repo, "u", 3)

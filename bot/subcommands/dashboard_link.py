@@ -16,7 +16,7 @@ from bot.app import running_app
 from bot.settings import Settings, add_store_options
 from handlers.dashboard import LINK_LIFETIME, load_secret, public_url, sign_in_link
 from handlers.resolve import find_person
-from storage.files import StoreError
+from storage.repository import StoreError
 from tracker.dates import LONDON
 from tracker.strategy_file import StrategyFileError
 
