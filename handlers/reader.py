@@ -143,7 +143,9 @@ def read_named_periods(text: str) -> tuple[str, list[str]]:
 OID_RE = re.compile(r"(?<![\w./])(?:objective\s+|obj\s+|#)?(\d{1,2}\.\d{1,3})(?![\w/%]|\.\d)", re.I)
 _NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
 PERCENT_RE = re.compile(
-    rf"(?<![\w.])(?P<num>{_NUMBER})\s*(?:%|pc\b|percent\b|per\s*cent\b)"
+    r"(?<![\w.])(?:(?:approx(?:imately|\.)?|about|around|roughly|circa|nearly|almost|c\.|ca\.|~|"
+    r"just\s+(?:over|under))\s*)?"
+    rf"(?P<num>{_NUMBER})\s*(?:%|pc\b|percent\b|per\s*cent\b)"
     r"(?:\s+(?P<suffix>complete|completed|done|through|finished|there|in|achieved))?",
     re.IGNORECASE,
 )
@@ -153,7 +155,16 @@ _QUALIFIER_WORDS = (
     r"should\s+be|has\s+gone|have\s+gone|is\s+now"
 )
 _QUALIFIER_WORD = rf"(?:(?:{_QUALIFIER_WORDS})\s+|(?:status|rag)\s*[:=-]\s*)"
-_STATUS_WORDS = sorted(STATUS_SYNONYMS, key=len, reverse=True)
+# Everyday phrases the reader also takes as statuses, beside the model's synonyms.
+_SYNONYMS = {
+    **STATUS_SYNONYMS,
+    "on target": Status.ON_TRACK,
+    "back on target": Status.ON_TRACK,
+    "ahead of schedule": Status.ON_TRACK,
+    "behind schedule": Status.AT_RISK,
+    "running behind": Status.AT_RISK,
+}
+_STATUS_WORDS = sorted(_SYNONYMS, key=len, reverse=True)
 _STATUS_RE = re.compile(
     r"(?<![\w-])(" + "|".join(re.escape(w) for w in _STATUS_WORDS) + r")(?![\w-])", re.I
 )
@@ -311,7 +322,7 @@ def _typo_status(word_text: str) -> Status | None:
         return None
     for target in _TYPO_TARGETS:
         if abs(len(target) - len(folded)) <= 1 and OSA.distance(folded, target) <= 1:
-            return STATUS_SYNONYMS[target]
+            return _SYNONYMS[target]
     return None
 
 
@@ -321,7 +332,7 @@ def _leading_status(rest: str) -> tuple[Status, int, int] | None:
     while True:
         exact = _STATUS_RE.match(rest, offset)
         if exact:
-            return STATUS_SYNONYMS[exact.group(1).lower()], offset, exact.end()
+            return _SYNONYMS[exact.group(1).lower()], offset, exact.end()
         qualifier = re.match(_QUALIFIER_WORD, rest[offset:], re.IGNORECASE)
         if not qualifier:
             break
@@ -334,7 +345,7 @@ def _leading_status(rest: str) -> tuple[Status, int, int] | None:
         pair = " ".join(words.group(0).lower().split())
         for target in _TYPO_TARGETS:
             if " " in target and OSA.distance(pair, target) <= 1 and pair not in _NOT_TYPOS:
-                return STATUS_SYNONYMS[target], offset, offset + words.end()
+                return _SYNONYMS[target], offset, offset + words.end()
     one = _typo_status(words.group(1))
     if one:
         return one, offset, offset + words.end(1)
@@ -492,6 +503,19 @@ class _Scan:
 _TITLE_ECHO = re.compile(r"\s*(?:\([^()%\d]{1,60}\)|\[[^\[\]%\d]{1,60}\])")
 
 
+_DASH_ECHO = re.compile(r"\s*(?:[-–—:]\s*)(?P<title>[^-–—:,;%\d]{3,80}?)\s*(?=\s[-–—]\s|:)")
+
+
+def _dash_echo(reading: Reading, body: str, ref_end: int) -> re.Match[str] | None:
+    """`Objective 3.2 – Thin client rollout – 65%`: the title repeated after the id."""
+    echo = _DASH_ECHO.match(body, ref_end)
+    if not echo or reading.objective is None:
+        return None
+    title = set(fold(reading.objective.title).split())
+    said = set(fold(echo.group("title")).split())
+    return echo if said and len(said & title) >= max(1, len(said) - 1) else None
+
+
 def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_end: int) -> None:
     """Fill status, progress, due date, move and note; the reference is body[ref_start:ref_end].
 
@@ -508,7 +532,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
         reading.objective.title if reading.objective else "",
         _Spans(len(body)),
     )
-    echo = _TITLE_ECHO.match(body, ref_end)
+    echo = _TITLE_ECHO.match(body, ref_end) or _dash_echo(reading, body, ref_end)
     if echo:  # "1.1 (EDRMS) on track 60%": the brackets name the objective again
         ref_end = scan.ref_end = echo.end()
     scan.spans.take(ref_start, ref_end)
@@ -561,7 +585,9 @@ _PERCENT_OF = re.compile(
 
 _WAS_PERCENT = re.compile(
     r"(?:(?:up|down)\s+)?(?:from\s+(?P<old>\d{1,3}\s*%)\s+(?:to|->|→|=>)|"
-    r"(?P<old2>\d{1,3}\s*%)\s*(?:->|→|=>))\s*(?P<new>\d{1,3}\s*%)",
+    r"(?P<old2>\d{1,3}\s*%)\s*(?:->|→|=>))\s*(?P<new>\d{1,3}\s*%)|"
+    r"(?P<new2>\d{1,3}\s*%)\s*[(,]?\s*(?:was|previously|(?:up\s+|down\s+)?from)\s+"
+    r"(?P<old3>\d{1,3}\s*%)\)?",
     re.IGNORECASE,
 )
 
@@ -574,13 +600,22 @@ def _read_percentages(reading: Reading, scan: _Scan) -> None:
     """
     values: list[tuple[float, re.Match[str]]] = []
     was = _WAS_PERCENT.search(scan.body, scan.ref_end)
-    was_at = (was.start("old") if was.group("old") else was.start("old2")) if was else -1
+    old = next((g for g in ("old", "old2", "old3") if was and was.group(g)), None)
+    was_at = was.start(old) if was and old else -1
     for match in PERCENT_RE.finditer(scan.body):
         if was and match.start() == was_at:
-            scan.spans.take(was.start(), was.start("new"))  # "from 70% to 75%": 70 was
+            # "from 70% to 75%", "65% (was 60%)": the old figure, part of the field
+            taken = (
+                (was.start(), was.start("new")) if old != "old3" else (was.end("new2"), was.end())
+            )
+            scan.spans.take(*taken)
             continue
         value = _percent(match.group("num"))
-        anchor = was.start() if was and match.start() == was.start("new") else match.start()
+        anchor = (
+            was.start()
+            if was and old != "old3" and match.start() == was.start("new")
+            else match.start()
+        )
         placed = scan.placed(anchor) and not _PERCENT_OF.match(scan.body[match.end() :])
         if not placed and value is not None and 0 <= value <= 100:
             shown = match.group(0).strip()
@@ -789,7 +824,7 @@ def _status_from_move(reading: Reading, oid: str) -> None:
     word = _STATUS_RE.search(move.text) if move else None
     if word is None:
         return
-    status = STATUS_SYNONYMS[word.group(1).lower()]
+    status = _SYNONYMS[word.group(1).lower()]
     if reading.status is None:
         reading.status = status
     elif reading.status is not status:
@@ -806,7 +841,7 @@ def _ask_if_note_ends_in_status(reading: Reading, oid: str) -> None:
         return
     if ends.end() != len(note.rstrip(".!")):
         return
-    status = STATUS_SYNONYMS[ends.group(1).lower()]
+    status = _SYNONYMS[ends.group(1).lower()]
     reading.problem = f"Is {oid} itself {status.value}, or is that just a note?"
     reading.problem_lines = [
         f"To set the status say `update {oid} {status.value}: {note}`; "
@@ -829,10 +864,10 @@ def _prefix_status(reading: Reading, scan: _Scan, prefix_words: list[tuple[str, 
     alone = not _GAP_WORDS.sub(" ", _STATUS_RE.sub(" ", prefix)).strip()
     if reading.status is None and len(prefix_words) == 1 and alone:
         word, at = prefix_words[0]
-        reading.status = STATUS_SYNONYMS[word.lower()]
+        reading.status = _SYNONYMS[word.lower()]
         reading.fields.append(Field("status", word, at, at + len(word), reading.status))
         return False
-    return any(STATUS_SYNONYMS[word.lower()] is not reading.status for word, _ in prefix_words)
+    return any(_SYNONYMS[word.lower()] is not reading.status for word, _ in prefix_words)
 
 
 _SKIP = re.compile(
@@ -917,9 +952,9 @@ def _ask_two_statuses(reading: Reading, status: Status, chunk: str, end: int) ->
     """`amber/red`, `on track or at risk`: two statuses side by side are asked back."""
     other = re.match(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?", chunk[end:])
     second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
-    if not second or STATUS_SYNONYMS[second.group(1).lower()] is status:
+    if not second or _SYNONYMS[second.group(1).lower()] is status:
         return False
-    reading.problem = f"Is it {status.value} or {STATUS_SYNONYMS[second.group(1).lower()].value}?"
+    reading.problem = f"Is it {status.value} or {_SYNONYMS[second.group(1).lower()].value}?"
     reading.problem_lines = ["Send one status, e.g. `update 3.2 at risk`."]
     reading.ask = True
     return True
@@ -952,7 +987,7 @@ def _not_yet(body: str, start: int, end: int) -> bool:
     the wrong thing, so the word stays in the note (and is named as not applied)."""
     if _FORECAST_BEFORE.search(body, 0, start):
         return True
-    status = STATUS_SYNONYMS.get(" ".join(body[start:end].lower().split()))
+    status = _SYNONYMS.get(" ".join(body[start:end].lower().split()))
     if status not in _DONE_STATUSES:
         return False
     return bool(_FORECAST_AFTER.match(body, end) or _EXCEPT_AFTER.match(body, end))
@@ -967,7 +1002,7 @@ def _introduced_status(reading: Reading, body: str, spans: _Spans) -> None:
         if _not_yet(body, match.start(1), match.end(1)):
             continue
         if spans.free(match.start(), match.end()) and clause_start:
-            reading.status = STATUS_SYNONYMS[match.group(1).lower()]
+            reading.status = _SYNONYMS[match.group(1).lower()]
             spans.take(match.start(), match.end())
             reading.fields.append(
                 Field("status", match.group(0), match.start(), match.end(), reading.status)
@@ -982,7 +1017,7 @@ def _status_verb_before_date(reading: Reading, body: str, spans: _Spans) -> None
             r"\s+(?:to|until|till)\b", body[match.end() :], re.I
         ):
             word = match.group(1).lower()
-            reading.status = STATUS_SYNONYMS.get(word, Status.AT_RISK)
+            reading.status = _SYNONYMS.get(word, Status.AT_RISK)
             spans.take(match.start(), match.end())
             reading.fields.append(Field("status", word, match.start(), match.end(), reading.status))
             return
@@ -999,7 +1034,7 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
     # Field words left in the note are named, never applied silently.
     for match in _STATUS_RE.finditer(note):
         word = match.group(1)
-        status = STATUS_SYNONYMS[word.lower()]
+        status = _SYNONYMS[word.lower()]
         if reading.status is None or reading.status is not status:
             reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
     for clause in re.split(r"\s*[,;|.]\s*|\s+[-–—]\s+", note):
