@@ -179,7 +179,7 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
     "due soon",
     r"(?:what(?:'s|\s+is|\s+are)\s+|which\s+objectives\s+are\s+|show\s+(?:me\s+)?)?"
     r"(?:objectives\s+)?(?:coming\s+)?(?:due|deadlines)\s+(?P<window>.+)",
-    r"(?:upcoming|coming\s+up)(?P<window>)",
+    r"(?:what(?:'s|\s+is)\s+|anything\s+)?(?:upcoming|coming\s+up)(?:\s+(?:soon|next))?(?P<window>)",
     group="Questions",
     examples=("what's due in the next 2 weeks?", "due this month", "due before end of March"),
     summary="Open objectives due in a period.",

@@ -38,7 +38,7 @@ QUESTION = re.compile(
     r"^(?:what|what's|when|when's|where|where's|who|who's|which|how|how's|is|are|any|"
     r"anything|show|list|tell|give|status|rag|deadline|due|overdue|late|my|at\s+risk|red|"
     r"amber|green|not\s+started|risks?|latest|news|update\s+on|objectives)\b|\?$|"
-    r"\bobjectives\b|\btheme\b",
+    r"\bobjectives\b|\btheme\b|\brisks\b",
     re.IGNORECASE,
 )
 _STATUS_FILTERS = (
@@ -137,7 +137,7 @@ def read_question(ctx: Context, text: str) -> Question | None:
     ident = OID_RE.search(lowered)
     if ident:
         q.objective = ctx.repo.objective(ident.group(1))
-    q.risks = bool(re.search(r"(?<!at\s)\brisks?\b", lowered))
+    q.risks = bool(re.search(r"(?<!\bat\s)\brisks?\b", lowered))  # not "at risk"
     q.theme = _theme(ctx, lowered)
     place = _directorate(ctx, lowered) if not q.theme else None
     if place:
