@@ -1150,6 +1150,21 @@ def decide(scores: dict[str, int]) -> str:
     return next(i for i in PRECEDENCE if scores[i] == best)
 
 
+def _ask_if_several(ctx: Context, reading: Reading, text: str, oid: str) -> None:
+    """`3.2 on track, 3.3 at risk`: one message, two objectives. Asked, never split or
+    guessed (the second would otherwise end up in the first one's note)."""
+    others = {m.group(1) for m in OID_RE.finditer(text)} - {oid}
+    others = {o for o in others if ctx.repo.objective(o) is not None}
+    if others and reading.problem is None:
+        named = " and ".join(sorted({oid, *others}))
+        reading.problem = f"That names {named}: which objective should I record it on?"
+        reading.problem_lines = [
+            f"Send one message per objective, e.g. `update {oid} on track` and then "
+            f"`update {sorted(others)[0]} at risk`."
+        ]
+        reading.ask = True
+
+
 def read(ctx: Context, text: str) -> Reading:
     """References, fields and the winning intent for one normalised message."""
     reading = Reading(text)
@@ -1171,6 +1186,7 @@ def read(ctx: Context, text: str) -> Reading:
         if reading.objective is None:
             reading.problem = f"There is no objective {ident.group(1)}."
         start, end = ident.start(), ident.end()
+        _ask_if_several(ctx, reading, text, ident.group(1))
         asked = text.rstrip().endswith("?")
         if not asked and re.search(
             r"\b(?:update|progress|report|record|mark|set)\b", text[:start], re.I
