@@ -1165,8 +1165,65 @@ def _ask_if_several(ctx: Context, reading: Reading, text: str, oid: str) -> None
         reading.ask = True
 
 
+_FORM_LABEL = re.compile(
+    r"(?:^|(?<=[\s:.,;]))[-•*]?\s*(?P<label>objective|status|rag(?:\s+status)?|progress|"
+    r"%\s*complete|percent(?:age)?\s+complete|due(?:\s+date)?|revised\s+(?:due\s+)?date|"
+    r"new\s+(?:due\s+)?date|target(?:\s+date)?|deadline|go[\s-]?live(?:\s+date)?|notes?|"
+    r"comments?|commentary|next\s+steps)\s*:\s*",
+    re.IGNORECASE,
+)
+_FORM_FIELDS = ("status", "progress", "due")
+
+
+def _form_kind(label: str) -> str:
+    label = label.lower()
+    if label.startswith(("status", "rag")):
+        return "status"
+    if label.startswith(("progress", "%", "percent")):
+        return "progress"
+    if label.startswith(("note", "comment", "next")):
+        return "note"
+    return "objective" if label == "objective" else "due"
+
+
+def unform(text: str) -> str:
+    """A filled-in template (`Status: Amber - Progress: 45% - Revised date: 26/02/2027 -
+    Commentary: ...`, often pasted from Teams with its line breaks gone) as the one-line
+    update the reader knows: `2.2 Amber, 45%, due 26/02/2027 - ...`. Anything else is
+    returned as it was; the officer's own text stays in the audit."""
+    labels = list(_FORM_LABEL.finditer(text))
+    kinds = {_form_kind(m.group("label")) for m in labels}
+    if len(labels) < 2 or not kinds & set(_FORM_FIELDS):
+        return text
+    values: dict[str, str] = {}
+    for i, label in enumerate(labels):
+        stop = labels[i + 1].start() if i + 1 < len(labels) else len(text)
+        value = text[label.end() : stop].strip(" -•*;,.")
+        kind = _form_kind(label.group("label"))
+        if label.group("label").lower().startswith("next"):
+            value = f"{label.group('label')}: {value}"  # "Next steps: ..." keeps its label
+        values[kind] = f"{values[kind]}; {value}" if kind in values else value
+    prefix = re.sub(
+        r"\b(?:status\s+|progress\s+)?update(?:\s+(?:for|on))?[\s:.-]*$",
+        "",
+        text[: labels[0].start()],
+    ).strip(" :-")
+    progress = values.get("progress", "")
+    if re.fullmatch(r"\d{1,3}", progress):
+        progress += "%"
+    fields = [
+        values.get("status", ""),
+        progress,
+        f"due {values['due']}" if values.get("due") else "",
+    ]
+    said = ", ".join(f for f in fields if f)
+    note = f" - {values['note']}" if values.get("note") else ""
+    return " ".join(p for p in (prefix, values.get("objective", ""), said) if p) + note
+
+
 def read(ctx: Context, text: str) -> Reading:
     """References, fields and the winning intent for one normalised message."""
+    text = unform(text)
     reading = Reading(text)
     if _OTHER_COMMANDS.search(text) and not PERCENT_RE.search(text):
         return reading
