@@ -73,6 +73,14 @@ _APOSTROPHES = {
     "upate": "update",
     "udpate": "update",
     "thx": "thanks",
+    "wats": "what's",
+    "wat": "what",
+    "overdeu": "overdue",
+    "ovedue": "overdue",
+    "overdu": "overdue",
+    "statsu": "status",
+    "upcomming": "upcoming",
+    "deadine": "deadline",
 }
 _APOSTROPHE_RE = re.compile(r"\b(" + "|".join(_APOSTROPHES) + r")\b", re.IGNORECASE)
 _FILLER_START = re.compile(
@@ -96,6 +104,10 @@ _WORD_PERCENT = re.compile(
     r"(?=\s*(?:%|percent\b|per\s*cent\b))",
     re.IGNORECASE,
 )
+_RISK_STATUS = re.compile(
+    r"^\s*(?:(?:status|details|info)\s+(?:of|on|for)?\s*)?(r\d{1,3})\s*(?:status|details|info|score)?\s*\??\s*$",
+    re.IGNORECASE,
+)  # "R2 status", "status of R2": the risk's card
 _IDIOMS = re.compile(r"\bdone\s+(?:and|&|n)\s+dusted\b", re.IGNORECASE)
 
 
@@ -116,6 +128,7 @@ def normalise(text: str) -> str:
     text = _LEADING_MENTION.sub("", text)
     text = _WORD_PERCENT.sub(_number, text)
     text = _IDIOMS.sub("done", text)
+    text = _RISK_STATUS.sub(r"show \1", text)
     text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
     while previous != text:
