@@ -103,6 +103,8 @@ async def _record(
         "3.2 is at risk: supplier late",
         "1.4 done",
         "progress on 1.4: 75%",
+        "2.2 amber still, 45% - testing delayed",
+        "3.2 65% (was 60%)",
     ),
     summary="Record progress: status (on track, at risk, off track, done...), % and a note.",
 )
@@ -121,7 +123,12 @@ async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     r"(?:update|progress|report)\s+(?:on|for)\s+(?P<title>.+?)\s+(?P<rest>(?:is\s+)?"
     r"(?:\d{1,3}\s*%|on track|at risk|off track|done|complete|achieved|green|amber|red).*)",
     group="Updating objectives",
-    examples=("update on the thin client rollout: 40%",),
+    examples=(
+        "update on the thin client rollout: 40%",
+        "the thin client rollout is 80% done",
+        "CRM at risk, 40%",
+        "EDRMS 60%, migration of finance files started",
+    ),
     summary="Name the objective by its title when you don't know the number.",
 )
 async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply | None:
@@ -149,8 +156,11 @@ DATE_VERBS = r"(?:push|move|delay|extend|reschedule|defer|bring|put)"
         "push 5.1 to Q3 2027",
         "move 4.2 to next Friday",
         "3.3 now due 31/03/2027",
+        "4.4 go-live now 30/06/2027",
+        "push 1.2 back 3 weeks",
     ),
-    summary="Change a due date: dates like 31/03/2027, end of March, next Friday, Q3, 2026/27.",
+    summary="Change a due date: dates like 31/03/2027, end of March, next Friday, Q3, 2026/27, "
+    "or move it (back 3 weeks, forward a month).",
 )
 async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
     objective = ctx.repo.objective(match.group("oid"))
