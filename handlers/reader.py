@@ -216,10 +216,12 @@ _CLAUSE_END = re.compile(
 )
 _UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14}
 RELATIVE_RE = re.compile(
-    r"(?<![\w-])(?P<dir>back|forward|out|on|later|earlier|by)?\s*(?:by\s+)?"
+    r"(?<![\w-])(?P<dir>back|forward|out|on|later|earlier|by|\+|another|a\s+further|further|"
+    r"an\s+extra|extra)?\s*(?:by\s+)?"
     r"(?P<n>\d{1,2}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|couple\s+of|"
-    r"a\s+couple\s+of)\s+(?P<unit>day|week|fortnight|month)s?"
-    r"(?:\s+(?P<after>back|later|forward|earlier|out))?(?![\w-])",
+    r"a\s+couple\s+of|another)[\s-]+(?P<unit>day|week|fortnight|month)s?"
+    r"(?:\s+(?P<after>back|later|forward|earlier|out|delay|slip|slippage|extension))?"
+    r"(?![\w-])(?!\s+of\b)",  # "another 2 weeks of testing" is a note
     re.IGNORECASE,
 )
 _RELATIVE_AMOUNT = re.compile(
@@ -808,8 +810,13 @@ def _read_move(reading: Reading, scan: _Scan) -> None:
         if not scan.spans.free(begin, match.end()):
             continue
         if not scan.placed(verb.start() if verb else begin):
-            shown = body[begin : match.end()]
-            reading.not_applied.append((f"“{shown}”", f"push {scan.oid} back {shown}"))
+            shown, n, unit = (
+                body[begin : match.end()],
+                _count(match.group("n")),
+                match.group("unit"),
+            )
+            how = f"push {scan.oid} back {n} {unit.lower()}{'s' * (n != 1)}"
+            reading.not_applied.append((f"“{shown}”", how))
             continue
         n = _count(match.group("n"))
         if direction in ("forward", "earlier") or (
