@@ -569,6 +569,7 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
     else:
         scan.spans.take(0, ref_start)
     _note(reading, body, scan.spans, scan.oid)
+    _exact_date_hints(reading, scan)
     _ask_if_note_ends_in_status(reading, scan.oid)
 
 
@@ -1043,6 +1044,28 @@ def _status_verb_before_date(reading: Reading, body: str, spans: _Spans) -> None
             return
 
 
+_AROUND_DATE = r"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?{word}(?:\s+\d{{4}})?"
+
+
+def _exact_date_hints(reading: Reading, scan: _Scan) -> None:
+    """`3.4 due …` becomes `3.4 due Fri 15 Jan 2027` where the words can be read: the
+    reply then gives the exact message that would apply the date, not a template."""
+    for i, (words, how) in enumerate(reading.not_applied):
+        if not how.endswith((" due …", " due <date>")):
+            continue
+        for match in _DATEISH.finditer(words):
+            around = re.search(_AROUND_DATE.format(word=re.escape(match.group(0))), words)
+            phrase = around.group(0) if around else match.group(0)
+            if re.fullmatch(r"\w+day|tomorrow", phrase, re.IGNORECASE):
+                continue  # "from Monday": which Monday is for the officer to say
+            try:
+                parsed = parse_due_date(phrase, scan.ctx.now, scan.ctx.calendar)
+            except DateNotUnderstood:
+                continue
+            reading.not_applied[i] = (words, f"{scan.oid} due {format_date(parsed.value)}")
+            break
+
+
 def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
     kept = "".join(c if not spans.taken[i] else "\0" for i, c in enumerate(body))
     pieces = [p for p in kept.split("\0")]
@@ -1065,9 +1088,9 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
     for match in list(_DATEISH.finditer(note))[:3]:
         if any(match.group(0).lower() in words.lower() for words, _ in reading.not_applied):
             continue
-        reading.not_applied.append(
-            (f"“{match.group(0)}”", _apply_hint(oid, "due", "<date>").replace("<date>", "…"))
-        )
+        around = re.search(_AROUND_DATE.format(word=re.escape(match.group(0))), note)
+        shown = around.group(0) if around else match.group(0)
+        reading.not_applied.append((f"“{shown}”", f"{oid} due …"))
 
 
 _TRAILING = re.compile(
