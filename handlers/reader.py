@@ -108,6 +108,13 @@ _RISK_STATUS = re.compile(
     r"^\s*(?:(?:status|details|info)\s+(?:of|on|for)?\s*)?(r\d{1,3})\s*(?:status|details|info|score)?\s*\??\s*$",
     re.IGNORECASE,
 )  # "R2 status", "status of R2": the risk's card
+# RAG emoji as Slack writes them (`:red_circle:`) or as typed (🔴): the colour's word.
+_RAG_EMOJI = {
+    "red": r":(?:large_)?red_circle:|🔴",
+    "amber": r":(?:large_)?(?:orange|yellow)_circle:|🟠|🟡",
+    "green": r":(?:large_)?green_circle:|🟢",
+}
+_RAG_EMOJI_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _RAG_EMOJI.items()))
 _IDIOMS = re.compile(r"\bdone\s+(?:and|&|n)\s+dusted\b", re.IGNORECASE)
 
 
@@ -128,6 +135,8 @@ def normalise(text: str) -> str:
     text = _LEADING_MENTION.sub("", text)
     text = _WORD_PERCENT.sub(_number, text)
     text = _IDIOMS.sub("done", text)
+    text = _RAG_EMOJI_RE.sub(lambda m: f" {m.lastgroup}, ", text)  # a status, not "red tape"
+    text = re.sub(r"\b(red|amber|green)\s+\1,", r"\1,", text, flags=re.IGNORECASE)
     text = _RISK_STATUS.sub(r"show \1", text)
     text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
@@ -1115,7 +1124,8 @@ def _tidy_note(note: str) -> str:
             note,
             flags=re.I,
         )
-        note = _TRAILING.sub("", note)
+        if not re.search(r":[\w+-]+:$", note):  # keep a closing :emoji: whole
+            note = _TRAILING.sub("", note)
     if note.endswith(".") and not note.endswith(".."):
         note = note[:-1]  # a closing full stop, not an ellipsis
     return note.strip()
