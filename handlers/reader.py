@@ -42,7 +42,7 @@ from datetime import date, timedelta
 from rapidfuzz.distance import OSA
 
 from handlers.context import Context
-from handlers.resolve import NUMBER_WORDS, WORK_NOUNS, find_objective_in_text, fold
+from handlers.resolve import NUMBER_WORDS, WORK_NOUNS, _stem, find_objective_in_text, fold, known
 from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_date
 from tracker.model import STATUS_SYNONYMS, Objective, Status
 
@@ -1274,6 +1274,16 @@ def unform(text: str) -> str:
     return " ".join(p for p in (prefix, values.get("objective", ""), said) if p) + note
 
 
+def _names_a_directorate(ctx: Context, words: str) -> bool:
+    """Are the naming words a directorate's name rather than an objective's title?"""
+    said = {_stem(w) for w in fold(words).split() if w not in ("the", "our")}
+    for directorate in known(ctx.repo)[2]:
+        name = {_stem(w) for w in fold(directorate.name).split()} | {_stem(fold(directorate.id))}
+        if said and said <= name:
+            return True
+    return False
+
+
 def read(ctx: Context, text: str) -> Reading:
     """References, fields and the winning intent for one normalised message."""
     text = unform(text)
@@ -1316,9 +1326,11 @@ def read(ctx: Context, text: str) -> Reading:
                 reading.ask = True
                 reading.intent = decide(_score(reading, text))
             return reading
+        start, end = (body_start + found.span[0], body_start + found.span[1])
+        if _names_a_directorate(ctx, text[start:end]):
+            return reading  # "neighbourhoods at risk" asks about Neighbourhood Services
         reading.objective = found.match
         reading.candidates = list(found.candidates)
-        start, end = (body_start + found.span[0], body_start + found.span[1])
         reading.ref_text = text[start:end]
     body = text[:start] + " " * (end - start) + text[end:]
     if reading.problem is None:

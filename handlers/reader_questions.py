@@ -38,7 +38,7 @@ QUESTION = re.compile(
     r"^(?:what|what's|when|when's|where|where's|who|who's|which|how|how's|is|are|any|"
     r"anything|show|list|tell|give|status|rag|deadline|due|overdue|late|my|at\s+risk|red|"
     r"amber|green|not\s+started|risks?|latest|news|update\s+on|objectives)\b|\?$|"
-    r"\bobjectives\b|\btheme\b|\brisks\b",
+    r"\bobjectives\b|\btheme\b|\brisks\b|\b(?:at\s+risk|overdue|off\s+track)$",
     re.IGNORECASE,
 )
 _STATUS_FILTERS = (
