@@ -535,8 +535,11 @@ def _dash_echo(reading: Reading, body: str, ref_end: int) -> re.Match[str] | Non
     echo = _DASH_ECHO.match(body, ref_end)
     if not echo or reading.objective is None:
         return None
-    title = set(fold(reading.objective.title).split())
-    said = set(fold(echo.group("title")).split())
+    if _leading_status(echo.group("title")):
+        return None  # "4.3 - of track - 45%": a (misspelt) status, not the title again
+    small = {"of", "the", "and", "for", "to", "on", "in", "a", "an", "with", "out"}
+    title = set(fold(reading.objective.title).split()) - small
+    said = set(fold(echo.group("title")).split()) - small
     return echo if said and len(said & title) >= max(1, len(said) - 1) else None
 
 
