@@ -1287,6 +1287,40 @@ def _names_a_directorate(ctx: Context, words: str) -> bool:
     return False
 
 
+_PROMISE = re.compile(
+    r"\b(?:will|i'll|ill|shall|going\s+to|gonna|need\s+to|needs\s+to|must|should|remember\s+to|"
+    r"reminder\s+to|can\s+(?:you|someone|somebody)|could\s+(?:you|someone|somebody))\s+"
+    r"(?:\w+\s+)?update\b",
+    re.IGNORECASE,
+)
+_WHEN_ONLY = re.compile(
+    r"(?:by\s+|before\s+|on\s+)?(?:today|tonight|tomorrow|later|soon|asap|shortly|"
+    r"next\s+week|this\s+week|end\s+of\s+(?:the\s+)?(?:day|week)|eod|eow|\w+day)[.!]*",
+    re.IGNORECASE,
+)
+
+
+def _ask_if_only_a_promise(reading: Reading, before: str) -> None:
+    """`will update 3.2 tomorrow`, `please update 3.2 by Friday`: a plan or a request to
+    update, not an update. Recording "tomorrow" as 3.2's latest news would be wrong, so
+    when no field was given it is asked back instead."""
+    if reading.problem or reading.objective is None:
+        return
+    fields = any(
+        v is not None for v in (reading.status, reading.progress, reading.due, reading.move)
+    )
+    if fields:
+        return
+    note = reading.note or ""
+    if _PROMISE.search(before) or (note and _WHEN_ONLY.fullmatch(note)):
+        oid = reading.objective.id
+        reading.problem = f"That sounds like a plan to update {oid}, not the update itself."
+        reading.problem_lines = [
+            f"When you have it, send e.g. `update {oid} on track 60% survey done`."
+        ]
+        reading.ask = True
+
+
 def read(ctx: Context, text: str) -> Reading:
     """References, fields and the winning intent for one normalised message."""
     text = unform(text)
@@ -1338,5 +1372,6 @@ def read(ctx: Context, text: str) -> Reading:
     body = text[:start] + " " * (end - start) + text[end:]
     if reading.problem is None:
         read_fields(reading, body, ctx, start, end)
+    _ask_if_only_a_promise(reading, text[:start])
     reading.intent = decide(_score(reading, text))
     return reading
