@@ -1144,7 +1144,10 @@ _QUESTION_START = re.compile(
 _OTHER_COMMANDS = re.compile(
     r"^(?:assign|give|hand|reassign|add|new|create|log|raise|close|undo|revert|help|subscribe|make|"
     r"follow|unsubscribe|unfollow|stop|set\s+(?:the\s+)?owner|change\s+(?:the\s+)?owner)\b|"
-    r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)",
+    r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)|"
+    # "3.2 risk: supplier may go bust, likelihood 3 impact 4" logs a risk, never a note
+    r"^(?:objective\s+)?\d{1,2}\.\d{1,3}\s*(?:new\s+)?risk\b|\blikelihood\b.*\bimpact\b|"
+    r"\bL[1-5]\s*I[1-5]\b",
     re.IGNORECASE,
 )
 
