@@ -10,6 +10,7 @@ import re
 
 from handlers.context import Context
 from handlers.format import change_item, name_of, objective_item, risk_item, show_value
+from handlers.reader import read_named_periods
 from handlers.reply import Item, Kind, Reply
 from handlers.resolve import find_directorate, find_objective, find_theme, objective_ranges
 from handlers.router import command
@@ -178,13 +179,14 @@ async def show_overdue(ctx: Context, match: re.Match[str]) -> Reply:
     "due soon",
     r"(?:what(?:'s|\s+is|\s+are)\s+|which\s+objectives\s+are\s+|show\s+(?:me\s+)?)?"
     r"(?:objectives\s+)?(?:coming\s+)?(?:due|deadlines)\s+(?P<window>.+)",
-    r"(?:upcoming|coming\s+up)(?P<window>)",
+    r"(?:what(?:'s|\s+is)\s+|anything\s+)?(?:upcoming|coming\s+up)(?:\s+(?:soon|next))?(?P<window>)",
     group="Questions",
     examples=("what's due in the next 2 weeks?", "due this month", "due before end of March"),
     summary="Open objectives due in a period.",
 )
 async def due_soon(ctx: Context, match: re.Match[str]) -> Reply | None:
     text = match.group("window").strip() or "in the next 14 days"
+    text, read_as = read_named_periods(text)
     try:
         start, end = parse_window(text, ctx.now, ctx.calendar)
     except DateNotUnderstood as error:
@@ -199,9 +201,10 @@ async def due_soon(ctx: Context, match: re.Match[str]) -> Reply | None:
     found = due_between(ctx.repo.objectives(), start, end)
     period = f"{format_date(start)} to {format_date(end)}"
     if not found:
-        return Reply(title=f"Nothing is due {period}.")
+        return Reply(title=f"Nothing is due {period}.", lines=read_as)
     return Reply(
-        title=f"{len(found)} objective{'s' if len(found) != 1 else ''} due {period}"
+        title=f"{len(found)} objective{'s' if len(found) != 1 else ''} due {period}",
+        lines=read_as,
     ).section("Soonest first", _objective_list(ctx, found))
 
 
@@ -251,7 +254,9 @@ async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
 
 @command(
     "what changed",
+    r"(?:(?:any|anything|have\s+there\s+been\s+any)\s+(?:new\s+|recent\s+)?)?"
     r"(?:what(?:'s|\s+has)?\s+(?:changed|happened|new|moved)|changes|updates|what's\s+new|"
+    r"anything\s+new|"
     r"recent\s+(?:changes|updates)|activity)(?:\s+(?P<since>(?:since|this|last|in|over|today|"
     r"yesterday|past).*))?",
     group="Questions",

@@ -16,9 +16,10 @@ import re
 from dataclasses import dataclass, field
 
 from handlers.context import Context
-from handlers.format import objective_item, risk_item
+from handlers.digest_content import tracking_started
+from handlers.format import change_item, objective_item, risk_item
 from handlers.questions import group_reply, objective_reply, summary_reply, theme_reply
-from handlers.reader import OID_RE
+from handlers.reader import OID_RE, read_named_periods
 from handlers.reply import Kind, Reply
 from handlers.resolve import (
     NUMBER_WORDS,
@@ -29,18 +30,22 @@ from handlers.resolve import (
     known,
 )
 from handlers.router import command
-from tracker.dates import DateNotUnderstood, format_date, parse_window
+from tracker.dates import DateNotUnderstood, format_date, parse_since, parse_window
 from tracker.model import Objective, Person, Status, Theme
-from tracker.progress import STATUS_ORDER, due_between, tally
+from tracker.progress import STALE_AFTER_DAYS, STATUS_ORDER, due_between, stale, tally
 
 QUESTION = re.compile(
     r"^(?:what|what's|when|when's|where|where's|who|who's|which|how|how's|is|are|any|"
     r"anything|show|list|tell|give|status|rag|deadline|due|overdue|late|my|at\s+risk|red|"
     r"amber|green|not\s+started|risks?|latest|news|update\s+on|objectives)\b|\?$|"
-    r"\bobjectives\b|\btheme\b",
+    r"\bobjectives\b|\btheme\b|\brisks\b|\b(?:at\s+risk|overdue|off\s+track)$",
     re.IGNORECASE,
 )
 _STATUS_FILTERS = (
+    (
+        r"\b(?:behind|struggling|in\s+trouble|problems?|attention|concern(?:s|ing)?|worr(?:y|ied))\b",
+        {Status.AT_RISK, Status.OFF_TRACK},
+    ),
     (r"\b(?:at\s+risk|amber|slipping)\b", {Status.AT_RISK, Status.PARTLY_ACHIEVED}),
     (r"\b(?:off\s+track|red)\b", {Status.OFF_TRACK}),
     (r"\b(?:on\s+track|green)\b", {Status.ON_TRACK}),
@@ -61,8 +66,10 @@ class Question:
     statuses: set[Status] = field(default_factory=set)
     overdue: bool = False
     window: tuple[str, str] | None = None
+    read_as: list[str] = field(default_factory=list)  # how a named period was read
     risks: bool = False
-    wants: str = "list"  # list | due | count | percent | summary | latest
+    stale_days: int | None = None  # "no update for 4 weeks"
+    wants: str = "list"  # list | due | count | percent | summary | owner | said
 
 
 def _theme(ctx: Context, text: str) -> Theme | None:
@@ -104,18 +111,25 @@ def _directorate(ctx: Context, text: str) -> tuple[str, str] | None:
     return None
 
 
+_ME = re.compile(
+    r"\b(?:my|mine|i\s+own|(?<!show\s)(?<!tell\s)(?<!give\s)(?<!let\s)(?<!remind\s)me|"
+    r"i\s+(?:say|said|post(?:ed)?|report(?:ed)?|write|wrote|put|update[d]?|have|own)|"
+    r"(?:have|has)\s+i\s+got|i've\s+got)\b"
+)
+
+
 def _person(ctx: Context, text: str) -> Person | None:
-    if re.search(r"\b(?:my|mine|i\s+own|me)\b", text):
-        return ctx.person
+    """Someone named by first or full name, else the asker when they say my / me / I said."""
     words = set(fold(text).split())
     for person in known(ctx.repo)[1]:
         first = fold(person.name).split()[0]
         if first in words and len(first) > 1:
             return person
-    return None
+    return ctx.person if _ME.search(text) else None
 
 
 def read_question(ctx: Context, text: str) -> Question | None:
+    """What the question is about and what it wants, or None when it names nothing."""
     lowered = text.lower().strip()
     if not QUESTION.search(lowered):
         return None
@@ -123,16 +137,79 @@ def read_question(ctx: Context, text: str) -> Question | None:
     ident = OID_RE.search(lowered)
     if ident:
         q.objective = ctx.repo.objective(ident.group(1))
-    q.risks = bool(re.search(r"(?<!at\s)\brisks?\b", lowered))
+    q.risks = bool(re.search(r"(?<!\bat\s)\brisks?\b", lowered))  # not "at risk"
     q.theme = _theme(ctx, lowered)
     place = _directorate(ctx, lowered) if not q.theme else None
     if place:
         q.directorate_id, q.directorate_name = place
     q.person = _person(ctx, lowered)
-    for pattern, statuses in _STATUS_FILTERS:
-        if re.search(pattern, lowered) and not re.search(r"%|\bpercent", lowered):
-            q.statuses |= statuses
-            break
+    _read_filters(q, lowered)
+    q.stale_days = _stale_days(ctx, lowered)
+    q.wants = _wants(q, lowered)
+    if q.objective is None and not (q.theme or place or q.risks):
+        _objective_by_title(ctx, q, lowered)
+    named = (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks,
+             q.stale_days)  # fmt: skip
+    if not any(named) and q.wants not in ("count", "percent"):
+        if not _SUMMARY.search(lowered):
+            return None
+        q.wants = "summary"
+    return q
+
+
+_SUMMARY = re.compile(
+    r"\b(?:how(?:'s|\s+is|\s+are)\s+(?:it|things|we|the\s+strategy|everything)|"
+    r"overall|position|going|looking)\b"
+)
+_TITLE_LEAD = re.compile(
+    r"^(?:what's|what\s+is|when's|when\s+is|when\s+does|how's|how\s+is|any|"
+    r"anything|where\s+are\s+we\s+(?:on|with)|where's|who's|who\s+is|due\s+date\s+for|"
+    r"latest\s+on|news\s+on|status\s+of|update\s+on)\s+(?:the\s+)?(?:news\s+on\s+)?"
+)
+
+
+_STALE = re.compile(
+    r"\b(?:no\s+(?:recent\s+)?updates?|not\s+(?:been\s+)?updated|without\s+(?:an?\s+)?updates?|"
+    r"(?:hasn't|haven't|has\s+not|have\s+not)\s+(?:been\s+updated|had\s+(?:an?\s+)?updates?)|"
+    r"not\s+had\s+(?:an?\s+)?updates?|stale|gone\s+quiet|gone\s+dark|quiet)\b"
+)
+_PERIOD = re.compile(
+    r"\b(?:for|in|over|since)\s+(?:the\s+(?:last|past)\s+)?(?:(?P<n>\d{1,2}|a|an|one|two|three|"
+    r"four|five|six|eight|twelve)\s+)?(?P<unit>day|week|fortnight|month)s?\b"
+)
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 28}
+
+
+def _days_since(ctx: Context, lowered: str) -> int | None:
+    """`no updates since October`: the days from that date to now."""
+    since = re.search(r"\bsince\s+(.+?)\??$", lowered)
+    if not since:
+        return None
+    try:
+        when = parse_since(since.group(1), ctx.now, ctx.calendar)
+    except DateNotUnderstood:
+        return None
+    return max((ctx.now - when).days, 1)
+
+
+def _stale_days(ctx: Context, lowered: str) -> int | None:
+    """`no update for 6 weeks`, `not updated in a month`, `stale`: days without an update."""
+    if not _STALE.search(lowered):
+        return None
+    period = _PERIOD.search(lowered)
+    if not period:
+        return _days_since(ctx, lowered) or STALE_AFTER_DAYS
+    raw = period.group("n") or "1"
+    n = int(raw) if raw.isdigit() else {"a": 1, "an": 1, "twelve": 12, **NUMBER_WORDS}[raw]
+    return n * _UNIT_DAYS[period.group("unit")]
+
+
+def _read_filters(q: Question, lowered: str) -> None:
+    """Status, overdue and due-window filters."""
+    if not re.search(r"%|\bpercent", lowered):
+        for pattern, statuses in _STATUS_FILTERS:  # "anything red or amber?": both
+            if re.search(pattern, lowered):
+                q.statuses |= statuses
     q.overdue = bool(re.search(r"\b(?:overdue|late|past\s+(?:their|its)\s+due)\b", lowered))
     due = re.search(r"\bdue\s+((?:soon|this|next|in|before|by|within|over)\b.*)", lowered)
     if due and not q.objective:
@@ -140,41 +217,47 @@ def read_question(ctx: Context, text: str) -> Question | None:
             r"\s+(?:for|owned|in\s+(?!the\s+next|\d|\w+\s+(?:days?|weeks?|months?)\b))\b",
             due.group(1),
         )[0].strip(" ?")
-        phrase = re.sub(r"\b(?:christmas|xmas)\b", "25 December", phrase)
+        phrase, q.read_as = read_named_periods(phrase)
         q.window = (phrase.replace("soon", "in the next 14 days"), due.group(1))
+
+
+def _wants(q: Question, lowered: str) -> str:
     if re.search(r"\bhow\s+many\b", lowered):
-        q.wants = "count"
-    elif re.search(r"\bwhat\s+%|\bwhat\s+percent|\bpercentage\b", lowered):
-        q.wants = "percent"
-    elif q.objective and re.search(r"\b(?:when|due|deadline|late|overdue|go\s+live)\b", lowered):
-        q.wants = "due"
-    if q.objective is None and not (q.theme or place or q.risks):
-        title_text = re.sub(
-            r"^(?:what's|what\s+is|when's|when\s+is|when\s+does|how's|how\s+is|any|"
-            r"anything|where\s+are\s+we\s+(?:on|with)|where's|who's|who\s+is|due\s+date\s+for|"
-            r"latest\s+on|news\s+on|status\s+of|update\s+on)\s+(?:the\s+)?(?:news\s+on\s+)?",
-            "",
-            lowered,
-        )
-        found = find_objective_in_text(ctx.repo, title_text)
+        return "count"
+    if re.search(r"\bwhat\s+%|\bwhat\s+percent|\bpercentage\b", lowered):
+        return "percent"
+    if q.objective and re.search(r"\b(?:when|due|deadline|late|overdue|go\s+live)\b", lowered):
+        return "due"
+    if q.objective and q.person and _SAID.search(lowered):
+        return "said"
+    return q.wants
+
+
+_SAID = re.compile(
+    r"\b(?:say|said|says|report(?:ed)?|write|wrote|post(?:ed)?|put|mention(?:ed)?)\b"
+)
+
+
+_ABOUT = re.compile(r"\b(?:with|on|about|for|of|is|are)\s+(?=\S)")
+
+
+def _objective_by_title(ctx: Context, q: Question, lowered: str) -> None:
+    """`when's the intranet refresh due`, `are we on track with the website?`: the
+    objective named by its title, at the start or after with / on / about."""
+    found = find_objective_in_text(ctx.repo, _TITLE_LEAD.sub("", lowered))
+    for about in _ABOUT.finditer(lowered) if not (found and found.match) else ():
+        found = find_objective_in_text(ctx.repo, lowered[about.end() :])
         if found and found.match:
-            q.objective = found.match
-            if re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
-                q.wants = "due"
-            elif re.search(r"\bwho(?:'s|\s+is)?\s+(?:responsible|owns|leads)\b", lowered):
-                q.wants = "owner"
-    if not any(
-        (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks)
-    ) and q.wants not in ("count", "percent"):
-        if re.search(
-            r"\b(?:how(?:'s|\s+is|\s+are)\s+(?:it|things|we|the\s+strategy|everything)|"
-            r"overall|position|going|looking)\b",
-            lowered,
-        ):
-            q.wants = "summary"
-        else:
-            return None
-    return q
+            break
+    if not (found and found.match):
+        return
+    q.objective = found.match
+    if q.person and _SAID.search(lowered):
+        q.wants = "said"
+    elif re.search(r"\b(?:when|due|deadline|go\s+live|late|overdue)\b", lowered):
+        q.wants = "due"
+    elif re.search(r"\bwho(?:'s|\s+is)?\s+(?:responsible|owns|leads)\b", lowered):
+        q.wants = "owner"
 
 
 def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
@@ -195,6 +278,9 @@ def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
     if q.overdue:
         found = [o for o in found if o.is_overdue(ctx.today)]
         labels.insert(0, "overdue")
+    if q.stale_days is not None:
+        found = stale(found, ctx.now, q.stale_days, tracked_since=tracking_started(ctx.repo))
+        labels.append(f"no update for {_period(q.stale_days)}")
     if q.window:
         start, end = parse_window(q.window[0], ctx.now, ctx.calendar)
         start = max(start, ctx.today)
@@ -203,13 +289,32 @@ def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
     return found, ", ".join(labels)
 
 
+def _period(days: int) -> str:
+    if days % 7 == 0:
+        return f"{days // 7} week{'s' * (days != 7)}"
+    return f"{days} day{'s' * (days != 1)}"
+
+
+def _said(ctx: Context, objective: Objective, person: Person) -> Reply:
+    """What one person last said about one objective, in their words."""
+    theirs = [u for u in ctx.repo.updates_for(objective.id) if u.actor == person.id]
+    if not theirs:
+        return Reply(
+            title=f"{person.name} hasn't posted an update on {objective.id} {objective.title}.",
+            lines=[f"Say `history of {objective.id}` for everyone's updates."],
+        )
+    last = theirs[-1]
+    reply = Reply(title=f"{person.name} last updated {objective.id} {objective.title}")
+    return reply.section("Their latest update", [change_item(ctx.repo, last)])
+
+
 def _risks(ctx: Context, q: Question) -> Reply:
     risks = ctx.repo.risks()
     labels = []
     if re.search(r"\b(?:high|red|top|biggest|worst)\b", q.text):
         risks = [r for r in risks if r.band == "high"]
         labels.append("high")
-    if re.search(r"\breview\b", q.text):
+    if re.search(r"\b(?:review|overdue|late)\b", q.text):
         risks = [r for r in risks if r.review and r.review < ctx.today]
         labels.append("past their review date")
     if q.person:
@@ -226,26 +331,30 @@ def _risks(ctx: Context, q: Question) -> Reply:
     )
 
 
+def _about_objective(ctx: Context, q: Question, o: Objective) -> Reply:
+    """One objective: when it is due, who owns it, what someone said, or all of it."""
+    if q.wants == "due":
+        if o.due is None:
+            return Reply(title=f"{o.id} {o.title} has no due date yet.")
+        late = o.is_overdue(ctx.today)
+        state = f"overdue by {(ctx.today - o.due).days} days" if late else "not overdue"
+        return Reply(
+            title=f"{o.id} {o.title} is due {format_date(o.due)}",
+            lines=[f"It is {state}; status {o.status.value}."],
+        )
+    if q.wants == "said" and q.person:
+        return _said(ctx, o, q.person)
+    if q.wants == "owner":
+        owner = ctx.repo.person(o.owner)
+        return Reply(title=f"{o.id} {o.title} is owned by {owner.name if owner else 'nobody yet'}")
+    return objective_reply(ctx, o)
+
+
 def answer(ctx: Context, q: Question) -> Reply:
     if q.wants == "summary":
         return summary_reply(ctx)
     if q.objective and not q.risks:
-        o = q.objective
-        if q.wants == "due":
-            if o.due is None:
-                return Reply(title=f"{o.id} {o.title} has no due date yet.")
-            late = o.is_overdue(ctx.today)
-            state = f"overdue by {(ctx.today - o.due).days} days" if late else "not overdue"
-            return Reply(
-                title=f"{o.id} {o.title} is due {format_date(o.due)}",
-                lines=[f"It is {state}; status {o.status.value}."],
-            )
-        if q.wants == "owner":
-            owner = ctx.repo.person(o.owner)
-            return Reply(
-                title=f"{o.id} {o.title} is owned by {owner.name if owner else 'nobody yet'}"
-            )
-        return objective_reply(ctx, o)
+        return _about_objective(ctx, q, q.objective)
     if q.risks:
         return _risks(ctx, q)
     if q.wants == "percent":
@@ -262,12 +371,14 @@ def answer(ctx: Context, q: Question) -> Reply:
             lines=[tally(found).headline()],
         )
         return reply.section("Objectives", [objective_item(ctx.repo, o, ctx.today) for o in found])
-    if q.theme and not (q.statuses or q.overdue or q.window or q.person):
+    if q.theme and not (q.statuses or q.overdue or q.window or q.person or q.stale_days):
         return theme_reply(ctx, q.theme)
     title = f"{len(found)} objective{'s' * (len(found) != 1)}" + (f": {label}" if label else "")
     if not found:
-        return Reply(title=f"No objectives{': ' + label if label else ''}.")
-    return group_reply(ctx, title, found)
+        return Reply(title=f"No objectives{': ' + label if label else ''}.", lines=q.read_as)
+    reply = group_reply(ctx, title, found)
+    reply.lines.extend(q.read_as)
+    return reply
 
 
 @command(
@@ -280,9 +391,13 @@ def answer(ctx: Context, q: Question) -> Reply:
         "which risks are high?",
         "how many objectives in theme 1",
         "what's Mo got that's due before end of March",
+        "who's behind",
+        "what has had no update for 4 weeks",
+        "what did Mo last say about 3.2",
     ),
     summary="Questions in everyday words: filters combine (overdue, due soon, at risk, red, "
-    "by directorate, theme or owner), counts and % achieved, due dates, risks past review.",
+    "behind, no update for N weeks, by directorate, theme or owner), counts and % achieved, "
+    "due dates, what someone last said, risks past review.",
 )
 async def question(ctx: Context, match: re.Match[str]) -> Reply | None:
     """Registered for help and route order; the front door calls `read_question` itself."""

@@ -180,7 +180,7 @@ _GENERIC = STOPWORDS | {
     "services", "service", "more", "make", "through", "out", "across", "s", "some", "one",
 }  # fmt: skip
 _REF_STOP = re.compile(
-    r"[:;,(]|\s[-–—]\s|\s(?:is|are|was|now|still|at|on\s+track|off\s+track|currently|has|have|"
+    r"[:;,(|]|\s[-–—]\s|\s(?:is|are|was|now|still|at|on\s+track|off?\s+track|currently|has|have|"
     r"went|gone|due|moved|slipp\w*|delayed|-)\b|\d",
     re.IGNORECASE,
 )
@@ -221,8 +221,17 @@ def title_words(title: str, aliases: Sequence[str] = ()) -> tuple[set[str], set[
     return vocab, _acronyms(words)
 
 
+# Words that name a piece of work without naming which ("the admissions portal", "the
+# telephony migration"): after the title words they still belong to the reference.
+WORK_NOUNS = frozenset({
+    "portal", "rollout", "roll-out", "migration", "upgrade", "refresh", "implementation",
+    "works", "workstream", "platform", "replacement", "scheme", "solution", "bit", "one",
+    "build", "project", "programme", "work", "system", "rollouts", "migrations",
+})  # fmt: skip
 _GENERIC_TRAIL = re.compile(
-    r"(?:\s+(?:" + "|".join(sorted(map(re.escape, _GENERIC), key=len, reverse=True)) + r")\b)*"
+    r"(?:\s+(?!o[nf]f?\s+track)(?:"
+    + "|".join(sorted(map(re.escape, _GENERIC | WORK_NOUNS), key=len, reverse=True))
+    + r")\b)*"
 )
 
 
@@ -231,6 +240,7 @@ class _TitleIndex:
     words: dict[str, set[str]]  # title word (and synonyms, aliases) -> objective ids
     acronyms: dict[str, set[str]]
     long_words: list[str]
+    direct: dict[str, set[str]]  # only the words the title or its aliases spell out
 
 
 @lru_cache(maxsize=8)
@@ -238,13 +248,16 @@ def _title_index(titles: tuple[tuple[str, str, tuple[str, ...]], ...]) -> _Title
     """Built once per set of titles, so reading a message never re-reads every title."""
     words: dict[str, set[str]] = {}
     acronyms: dict[str, set[str]] = {}
+    direct: dict[str, set[str]] = {}
     for oid, title, aliases in titles:
         vocab, initials = title_words(title, aliases)
         for word in vocab:
             words.setdefault(word, set()).add(oid)
+        for word in fold(" ".join((title, *aliases))).split():
+            direct.setdefault(_stem(word), set()).add(oid)
         for acronym in initials:
             acronyms.setdefault(acronym, set()).add(oid)
-    return _TitleIndex(words, acronyms, [w for w in words if len(w) >= 6])
+    return _TitleIndex(words, acronyms, [w for w in words if len(w) >= 6], direct)
 
 
 _SNAPSHOTS: dict[int, tuple[int, list[Objective], list[Person], list[Directorate]]] = {}
@@ -265,6 +278,46 @@ def known(repo: Repository) -> tuple[list[Objective], list[Person], list[Directo
     if seq is not None:
         _SNAPSHOTS[id(repo)] = (seq, *lists)
     return lists
+
+
+def _end_of_first_run(matched: list[tuple[int, int, set[str]]], oid: str, end: int) -> int:
+    """Where the naming words stop: two or more other words before the next title word
+    are the officer's own ("info sharing protocol signed off by police" names 5.1 in its
+    first three words; "signed off by police" is the note)."""
+    previous_end, others = None, 0
+    for _word_start, word_end, hits in matched:
+        if oid not in hits:
+            others += 1
+            continue
+        if previous_end is not None and others >= 2:
+            return previous_end
+        previous_end, others = word_end, 0
+    return end
+
+
+def _word_hits(index: _TitleIndex, word: str) -> set[str]:
+    """The objectives one word names: by title word, synonym, acronym or a close typo."""
+    hits = set(index.words.get(word, ()))
+    if len(word) >= 3:
+        hits |= index.acronyms.get(word.rstrip("s"), set())
+    if not hits and len(word) >= 6:
+        for close, _score, _ in process.extract(
+            word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
+        ):
+            hits |= index.words[close]
+    return hits
+
+
+def _first_run(
+    words: list[tuple[re.Match[str], str, set[str]]],
+) -> list[tuple[re.Match[str], str, set[str]]]:
+    """The naming words: from the first word of a title to the first word of none after it
+    ("EDRMS printer costs down 30%" names 1.1; "down" must not pull in 4.3's power-down)."""
+    first = next((i for i, (_m, _w, hits) in enumerate(words) if hits), None)
+    if first is None:
+        return []
+    stop = next((i for i in range(first + 1, len(words)) if not words[i][2]), len(words))
+    return words[:stop]
 
 
 def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | None:
@@ -293,17 +346,13 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
     scores: dict[str, float] = {}
     last: dict[str, int] = {}
     first: dict[str, int] = {}
-    for m, word in words:
-        hits = set(index.words.get(word, ()))
-        if len(word) >= 3:
-            hits |= index.acronyms.get(word.rstrip("s"), set())
-        if not hits and len(word) >= 6:
-            for close, _score, _ in process.extract(
-                word, index.long_words, scorer=fuzz.ratio, score_cutoff=88, limit=3
-            ):
-                hits |= index.words[close]
+    matched: list[tuple[int, int, set[str]]] = []
+    for m, word, hits in _first_run([(m, w, _word_hits(index, w)) for m, w in words]):
+        matched.append((start + m.start(), start + m.end(), hits))
         for oid in hits:
             weight = 1.0 / len(index.words.get(word, hits)) if hits else 1.0
+            if word in index.words and oid not in index.direct.get(word, ()):
+                weight /= 2  # "website" names 2.1's "website" before 2.3's "online"
             scores[oid] = scores.get(oid, 0.0) + weight
             last[oid] = max(last.get(oid, 0), start + m.end())
             first[oid] = min(first.get(oid, len(text)), start + m.start())
@@ -321,5 +370,6 @@ def find_objective_in_text(repo: Repository, text: str) -> TextRef[Objective] | 
         span_end = trailing.end()
     # The naming words run to the last matched word; unmatched words before it belong too.
     if len(top) == 1:
+        span_end = min(span_end, _end_of_first_run(matched, top[0].id, span_end))
         return TextRef(top[0], (), (start, span_end))
     return TextRef(None, top, (start, span_end))

@@ -13,11 +13,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from handlers.context import Context
 from handlers.format import change_lines, name_of
 from handlers.permissions import check_manager, check_objective
+from handlers.reader import Reading, moved_date, read
 from handlers.reply import Item, Kind, Reply
 from handlers.resolve import find_objective_in_text, find_person, objective_ranges
 from handlers.router import command
@@ -103,14 +103,14 @@ async def _record(
         "3.2 is at risk: supplier late",
         "1.4 done",
         "progress on 1.4: 75%",
+        "2.2 amber still, 45% - testing delayed",
+        "3.2 65% (was 60%)",
     ),
     summary="Record progress: status (on track, at risk, off track, done...), % and a note.",
 )
 async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     """Reached only when the reader declined; the reader still reads the fields, so this
     path keeps the no-silent-loss rule too."""
-    from handlers.reader import read
-
     reading = read(ctx, match.string)
     if reading.intent == "route" and not reading.problem:
         return None  # "3.2 history", "is 3.2 late?": not a change; let the questions try
@@ -123,13 +123,16 @@ async def update_by_id(ctx: Context, match: re.Match[str]) -> Reply | None:
     r"(?:update|progress|report)\s+(?:on|for)\s+(?P<title>.+?)\s+(?P<rest>(?:is\s+)?"
     r"(?:\d{1,3}\s*%|on track|at risk|off track|done|complete|achieved|green|amber|red).*)",
     group="Updating objectives",
-    examples=("update on the thin client rollout: 40%",),
+    examples=(
+        "update on the thin client rollout: 40%",
+        "the thin client rollout is 80% done",
+        "CRM at risk, 40%",
+        "EDRMS 60%, migration of finance files started",
+    ),
     summary="Name the objective by its title when you don't know the number.",
 )
 async def update_by_title(ctx: Context, match: re.Match[str]) -> Reply | None:
     """Like `update_by_id`: the reader reads it, so fields are never dropped."""
-    from handlers.reader import read
-
     reading = read(ctx, match.string)
     if reading.intent == "route" and not reading.problem:
         return None
@@ -153,8 +156,11 @@ DATE_VERBS = r"(?:push|move|delay|extend|reschedule|defer|bring|put)"
         "push 5.1 to Q3 2027",
         "move 4.2 to next Friday",
         "3.3 now due 31/03/2027",
+        "4.4 go-live now 30/06/2027",
+        "push 1.2 back 3 weeks",
     ),
-    summary="Change a due date: dates like 31/03/2027, end of March, next Friday, Q3, 2026/27.",
+    summary="Change a due date: dates like 31/03/2027, end of March, next Friday, Q3, 2026/27, "
+    "or move it (back 3 weeks, forward a month).",
 )
 async def change_due_date(ctx: Context, match: re.Match[str]) -> Reply:
     objective = ctx.repo.objective(match.group("oid"))
@@ -294,7 +300,7 @@ async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
             due = parse_due_date(match.group("due"), ctx.now, ctx.calendar)
         except DateNotUnderstood as error:
             problems.append(f"the due date: {error.hint}")
-    if problems:
+    if problems or directorate is None:
         return Reply(
             title="I need a little more to add that objective.",
             lines=[
@@ -310,7 +316,7 @@ async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
                 "key": oid,
                 "theme": theme_number,
                 "title": match.group("title").strip(),
-                "directorate": directorate.id,  # type: ignore[union-attr]
+                "directorate": directorate.id,
                 "owner": owner.id if owner else None,
                 "due": due.value if due else None,
                 "status": Status.NOT_STARTED,
@@ -326,27 +332,21 @@ async def add_objective(ctx: Context, match: re.Match[str]) -> Reply:
     )
     reply.fields += [
         ("Directorate", directorate.name),
-        ("Owner", name_of(ctx.repo, objective.owner)),  # type: ignore[union-attr]
+        ("Owner", name_of(ctx.repo, objective.owner)),
         ("Due", format_date(objective.due) if objective.due else "not set"),
     ]
     return reply
 
 
-def _not_applied_lines(reading: Any) -> list[str]:
+def _not_applied_lines(reading: Reading) -> list[str]:
     return [
         f"Not applied: {words} stayed in the note. To apply it, say `{how}`."
         for words, how in reading.not_applied
     ]
 
 
-async def apply_reading(ctx: Context, reading: Any) -> Reply:
-    """Write what the reader found on one objective, in one transaction, or say why not.
-
-    Every field the reader found is either in the confirmation's changes or listed as
-    not applied (the no-silent-loss rule); a problem refuses the whole message.
-    """
-    from handlers.reader import moved_date
-
+def _refusal(ctx: Context, reading: Reading) -> Reply | None:
+    """The reply when the reading cannot be recorded as it stands (ask or refuse), else None."""
     if reading.objective is None and reading.candidates:
         parts = [
             reading.status.value if reading.status else "",
@@ -372,10 +372,25 @@ async def apply_reading(ctx: Context, reading: Any) -> Reply:
         lines = [line for line in reading.problem_lines if line] + ["Nothing was saved."]
         kind = Kind.QUESTION if reading.ask else Kind.ERROR
         return Reply(title=reading.problem, lines=lines, kind=kind)
-    objective: Objective = reading.objective
+    if reading.objective is None:
+        return _missing_objective(ctx, reading.ref_text)
+    return None
+
+
+async def apply_reading(ctx: Context, reading: Reading) -> Reply:
+    """Write what the reader found on one objective, in one transaction, or say why not.
+
+    Every field the reader found is either in the confirmation's changes or listed as
+    not applied (the no-silent-loss rule); a problem refuses the whole message.
+    """
+    refused = _refusal(ctx, reading)
+    if refused is not None or reading.objective is None:
+        return refused or _missing_objective(ctx, reading.ref_text)
+    objective = reading.objective
     due = reading.due.value if reading.due else None
+    old_due = objective.due
     if reading.move:
-        if objective.due is None:
+        if old_due is None:
             return Reply(
                 title=f"{objective.id} has no due date to move.",
                 lines=[
@@ -384,26 +399,30 @@ async def apply_reading(ctx: Context, reading: Any) -> Reply:
                 ],
                 kind=Kind.ERROR,
             )
-        due = moved_date(objective.due, *reading.move)
+        due = moved_date(old_due, *reading.move)
     if due is not None and reading.status is None and reading.progress is None and not reading.note:
         return await _record_due(ctx, objective, due, reading)
     update = UpdateText(status=reading.status, progress=reading.progress, note=reading.note)
     reply = await _record(ctx, objective, update, due=due)
     if reply.kind is Kind.CONFIRMATION:
-        if reading.due:
+        if reading.due and reading.due.value == old_due:
+            reply.lines.append(
+                f"I read the date as {reading.due.understood}; {objective.id} was already due then."
+            )
+        elif reading.due:
             reply.lines.append(f"I read the date as {reading.due.understood}.")
-        elif reading.move and due:
+        elif reading.move and due and old_due:
             n, unit = reading.move
             way = "back" if n > 0 else "forward"
             reply.lines.append(
                 f"Moved {way} {abs(n)} {unit}{'s' * (abs(n) != 1)} from "
-                f"{format_date(objective.due)} to {format_date(due)}."  # type: ignore[arg-type]
+                f"{format_date(old_due)} to {format_date(due)}."
             )
         reply.lines.extend(_not_applied_lines(reading))
     return reply
 
 
-async def _record_due(ctx: Context, objective: Objective, due: date, reading: Any) -> Reply:
+async def _record_due(ctx: Context, objective: Objective, due: date, reading: Reading) -> Reply:
     check_objective(ctx.repo, ctx.person, objective)
     change = await ctx.repo.record_update(objective.id, ctx.source, due=due)
     reply = Reply(

@@ -154,76 +154,92 @@ def _same(expected: Any, actual: Any) -> bool:
 def judge(
     case: Case, reply: Reply, before: dict[str, Any], after: dict[str, Any], repo: Repository
 ) -> Iterator[str]:
+    """Every way the reply and the store differ from what the case expects."""
     text = reply.as_text()
-    lowered = text.lower()
-    expect = case.expect
-    for wanted in expect.get("reply_has", []) or []:
-        if str(wanted).lower() not in lowered:
-            yield f"reply lacks {wanted!r}"
-    for unwanted in expect.get("reply_lacks", []) or []:
-        if str(unwanted).lower() in lowered:
-            yield f"reply has {unwanted!r}"
+    yield from _judge_reply_text(case, text.lower())
     if case.intent in UNTOUCHED:
-        if after != before:
-            yield "store changed"
-        if reply.kind is Kind.CONFIRMATION:
-            yield "reply is a confirmation"
-        if (
-            case.intent in ("refuse", "ask")
-            and "didn't understand" in lowered
-            and (case.intent == "ask")
-        ):
-            yield "asked nothing back"
+        yield from _judge_untouched(case, reply, before, after)
         return
     if reply.kind is not Kind.CONFIRMATION:
         yield f"not confirmed ({reply.title})"
         return
-    oid = expect.get("objective")
-    if oid is not None:
-        old, new = before["objectives"].get(str(oid)), after["objectives"].get(str(oid))
-        if new is None:
-            yield f"objective {oid} missing"
-            return
-        for key, field in (("status", "status"), ("progress", "progress"), ("due", "due")):
-            if key not in expect:
-                continue
-            wanted = expect[key]
-            if wanted == "unchanged":
-                if old is not None and old[field] != new[field]:
-                    yield f"{key} changed {old[field]} -> {new[field]}"
-            elif not _same(wanted, new[field]):
-                yield f"{key} is {new[field]}, expected {wanted}"
-        owner_case = "owner" in expect and case.intent in ("owner", "add_objective")
-        if owner_case and not _same(expect["owner"], new["owner"]):
-            yield f"owner is {new['owner']}, expected {expect['owner']}"
-        if "note" in expect:
-            updates = repo.updates_for(str(oid))
-            note = updates[-1].note if updates else None
-            if (note or "") != (expect["note"] or ""):
-                yield f"note is {note!r}, expected {expect['note']!r}"
-        others = {k: v for k, v in after["objectives"].items() if k != str(oid)}
-        if others != {k: v for k, v in before["objectives"].items() if k != str(oid)}:
-            yield "another objective changed"
-        yield from _no_silent_loss(case.text, text, old or {}, new)
-    rid = expect.get("risk")
+    if case.expect.get("objective") is not None:
+        yield from _judge_objective(case, text, before, after, repo)
     if case.intent in ("risk_add", "risk_change", "risk_close"):
-        risks = after["risks"]
-        if case.intent == "risk_add":
-            added = [r for k, r in risks.items() if k not in before["risks"]]
-            if len(added) != 1:
-                yield f"{len(added)} risks added"
-                return
-            risk = added[0]
-        else:
-            risk = risks.get(str(rid))
-            if risk is None:
-                yield f"risk {rid} missing"
-                return
-        for key in ("likelihood", "impact", "owner"):
-            if key in expect and not _same(expect[key], risk[key]):
-                yield f"risk {key} is {risk[key]}, expected {expect[key]}"
-        if case.intent == "risk_close" and risk["open"]:
-            yield "risk still open"
+        yield from _judge_risk(case, before, after)
+
+
+def _judge_reply_text(case: Case, lowered: str) -> Iterator[str]:
+    for wanted in case.expect.get("reply_has", []) or []:
+        if str(wanted).lower() not in lowered:
+            yield f"reply lacks {wanted!r}"
+    for unwanted in case.expect.get("reply_lacks", []) or []:
+        if str(unwanted).lower() in lowered:
+            yield f"reply has {unwanted!r}"
+
+
+def _judge_untouched(
+    case: Case, reply: Reply, before: dict[str, Any], after: dict[str, Any]
+) -> Iterator[str]:
+    """Refusals, questions back, questions and help leave the store as it was."""
+    if after != before:
+        yield "store changed"
+    if reply.kind is Kind.CONFIRMATION:
+        yield "reply is a confirmation"
+    if "didn't understand" in reply.as_text().lower() and case.intent != "refuse":
+        yield "asked nothing back" if case.intent == "ask" else "not understood"
+
+
+def _judge_objective(
+    case: Case, text: str, before: dict[str, Any], after: dict[str, Any], repo: Repository
+) -> Iterator[str]:
+    """The objective changed exactly as expected, nothing else did, and nothing was lost."""
+    expect, oid = case.expect, str(case.expect["objective"])
+    old, new = before["objectives"].get(oid), after["objectives"].get(oid)
+    if new is None:
+        yield f"objective {oid} missing"
+        return
+    for key in ("status", "progress", "due"):
+        if key not in expect:
+            continue
+        wanted = expect[key]
+        if wanted == "unchanged":
+            if old is not None and old[key] != new[key]:
+                yield f"{key} changed {old[key]} -> {new[key]}"
+        elif not _same(wanted, new[key]):
+            yield f"{key} is {new[key]}, expected {wanted}"
+    owner_case = "owner" in expect and case.intent in ("owner", "add_objective")
+    if owner_case and not _same(expect["owner"], new["owner"]):
+        yield f"owner is {new['owner']}, expected {expect['owner']}"
+    if "note" in expect:
+        updates = repo.updates_for(oid)
+        note = updates[-1].note if updates else None
+        if (note or "") != (expect["note"] or ""):
+            yield f"note is {note!r}, expected {expect['note']!r}"
+    others = {k: v for k, v in after["objectives"].items() if k != oid}
+    if others != {k: v for k, v in before["objectives"].items() if k != oid}:
+        yield "another objective changed"
+    yield from _no_silent_loss(case.text, text, old or {}, new)
+
+
+def _judge_risk(case: Case, before: dict[str, Any], after: dict[str, Any]) -> Iterator[str]:
+    risks = after["risks"]
+    if case.intent == "risk_add":
+        added = [r for k, r in risks.items() if k not in before["risks"]]
+        if len(added) != 1:
+            yield f"{len(added)} risks added"
+            return
+        risk = added[0]
+    else:
+        risk = risks.get(str(case.expect.get("risk")))
+        if risk is None:
+            yield f"risk {case.expect.get('risk')} missing"
+            return
+    for key in ("likelihood", "impact", "owner"):
+        if key in case.expect and not _same(case.expect[key], risk[key]):
+            yield f"risk {key} is {risk[key]}, expected {case.expect[key]}"
+    if case.intent == "risk_close" and risk["open"]:
+        yield "risk still open"
 
 
 def _no_silent_loss(
@@ -233,7 +249,9 @@ def _no_silent_loss(
     named = reply.lower()
     flagged = "not applied" in named or "didn't apply" in named
     for match in _PERCENT.finditer(message):
-        if int(match.group(1)) != new.get("progress") and not flagged:
+        if int(match.group(1)) in (new.get("progress"), old.get("progress")):
+            continue  # applied, or what was already stored ("from 70% to 75%")
+        if not flagged:
             yield f"percentage {match.group(0)!r} neither applied nor named"
     for match in _STATUS.finditer(message):
         if re.search(r"(?:%|percent|per\s+cent)\s*$", message[: match.start()], re.I):

@@ -14,7 +14,11 @@ CASES = load_cases()
 
 
 def test_the_corpus_is_big_enough() -> None:
-    assert len(CASES) >= 100
+    """Issue 10's floor: 400 messages, 60 refused or asked back, 60 with a status, % or date
+    word in the note that must not be applied."""
+    assert len(CASES) >= 400
+    assert sum(c.intent in ("refuse", "ask") for c in CASES) >= 60
+    assert sum(c.family.startswith("notes/") for c in CASES) >= 60
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.source for c in CASES])
