@@ -133,22 +133,31 @@ class Dashboard:
         )
 
     async def objectives(self, request: web.Request, person: Person) -> web.Response:
-        filters = views.Filters.from_query(request.query)
         everything = self.repo.objectives()
-        chosen = filters.apply(everything)
-        owners = sorted({o.owner for o in everything if o.owner})
         names = views.names(self.repo)
+        owners = sorted({o.owner for o in everything if o.owner})
+        options = {
+            "directorate": [(d.id, d.name) for d in self.repo.directorates()],
+            "theme": [(str(t.number), f"{t.number} {t.title}") for t in self.repo.themes()],
+            "status": [(s.value, s.value.capitalize()) for s in views.progress.STATUS_ORDER],
+            "owner": [(o, names.get(o, o)) for o in owners],
+        }
+        filters, problems = views.Filters.from_query(request.query).known(
+            {name: [value for value, _ in pairs] for name, pairs in options.items()}
+        )
+        chosen = filters.apply(everything)
         return self.render(
             "objectives.html",
             person,
             nav="objectives",
             filters=filters,
+            problems=problems,
             head=views.headline(chosen, [], self.today),
             rows=views.objective_rows(self.repo, chosen, self.today),
-            directorates_options=[(d.id, d.name) for d in self.repo.directorates()],
-            themes_options=[(str(t.number), f"{t.number} {t.title}") for t in self.repo.themes()],
-            statuses_options=[(s.value, s.value.capitalize()) for s in views.progress.STATUS_ORDER],
-            owners=[(o, names.get(o, o)) for o in owners],
+            directorates_options=options["directorate"],
+            themes_options=options["theme"],
+            statuses_options=options["status"],
+            owners=options["owner"],
         )
 
     async def objective(self, request: web.Request, person: Person) -> web.Response:

@@ -64,6 +64,19 @@ class Filters:
     def active(self) -> bool:
         return any((self.directorate, self.theme, self.status, self.owner))
 
+    def known(self, choices: Mapping[str, Iterable[str]]) -> tuple[Filters, list[str]]:
+        """These filters without values that are not among `choices` (field -> values),
+        and a sentence for each one dropped: a mistyped or stale link says so instead of
+        showing "0 objectives" as if that were the answer."""
+        kept, problems = {}, []
+        for name in ("directorate", "theme", "status", "owner"):
+            value = getattr(self, name)
+            if value and value not in set(choices.get(name, ())):
+                problems.append(f"There is no {name} “{value}”: choose one from the list.")
+                value = ""
+            kept[name] = value
+        return Filters(**kept), problems
+
 
 def names(repo: Repository) -> dict[str, str]:
     return {p.id: p.name for p in repo.people()}

@@ -211,3 +211,16 @@ async def test_strangers_get_no_link_and_known_people_get_their_own(say):
     for text in ("dashboard", "send me a dashboard link", "sign in link"):
         reply = await say(text, as_="mkhan")
         assert "/signin/" in reply.as_text() and "Mo Khan" in reply.as_text(), text
+
+
+async def test_a_filter_value_that_does_not_exist_is_named_not_shown_as_none(site):
+    assert (await sign_in(site, await chat_link(site))).status == 303
+    response = await site.client.get("/objectives?status=at-risk&directorate=<b>x</b>")
+    page = await response.text()
+    assert response.status == 200
+    assert "There is no status “at-risk”: choose one from the list." in page
+    assert "There is no directorate “&lt;b&gt;x&lt;/b&gt;”" in page  # escaped, not markup
+    assert "<b>x</b>" not in page
+    assert "Thin client rollout" in page  # the unknown filters were dropped, not applied
+    good = await (await site.client.get("/objectives?status=on+track")).text()
+    assert "Some filters were not used" not in good
