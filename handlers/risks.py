@@ -213,6 +213,7 @@ def _no_risk(ctx: Context, rid: str) -> Reply:
     r"(?:add|log|raise|new)\s+(?:a\s+)?(?:risk|rsik|riks|rsk)\s+(?P<body>.+)",
     r"(?:new\s+)?risk\s+(?P<body>(?:on|for|against)\s+(?:objective\s+)?\d{1,2}\.\d{1,3}\b.+)",
     r"(?:new\s+)?risk\s+(?P<body>(?:objective\s+)?\d{1,2}\.\d{1,3}\s*[:\-–]\s*\w.+)",
+    r"(?P<oid>\d{1,2}\.\d{1,3})\s*[:\-–]?\s*(?:new\s+)?(?:risk|rsik|riks|rsk)\s*[:\-–]\s*(?P<body>\w.+)",
     group="Risks",
     examples=(
         "risk: no PM capacity, theme 1, likelihood 4 impact 3",
@@ -224,7 +225,10 @@ def _no_risk(ctx: Context, rid: str) -> Reply:
     "leads and the strategy group may name any owner.",
 )
 async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
-    parsed = read_risk(ctx, match.group("body"))
+    body = match.group("body")
+    if match.groupdict().get("oid"):  # "3.2 risk: ...": the objective comes first
+        body = f"{match.group('oid')}, {body}"
+    parsed = read_risk(ctx, body)
     missing = [n for n in ("likelihood", "impact") if n not in parsed.values]
     if not parsed.title:
         parsed.problems.append("what the risk is (start with a short description)")

@@ -235,8 +235,8 @@ def _judge_risk(case: Case, before: dict[str, Any], after: dict[str, Any]) -> It
         if risk is None:
             yield f"risk {case.expect.get('risk')} missing"
             return
-    for key in ("likelihood", "impact", "owner"):
-        if key in case.expect and not _same(case.expect[key], risk[key]):
+    for key in ("likelihood", "impact", "owner", "objective"):
+        if key in case.expect and not _same(case.expect[key], risk.get(key)):
             yield f"risk {key} is {risk[key]}, expected {case.expect[key]}"
     if case.intent == "risk_close" and risk["open"]:
         yield "risk still open"
