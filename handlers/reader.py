@@ -322,6 +322,12 @@ class Reading:
     note: str | None = None
     intent: str = "route"
 
+    def ask_back(self, problem: str, *lines: str) -> None:
+        """Ask instead of recording: what is unclear, and the exact message(s) to send."""
+        self.problem = problem
+        self.problem_lines = list(lines)
+        self.ask = True
+
     @property
     def has_change(self) -> bool:
         return any(
@@ -589,21 +595,19 @@ def _ask_bare_number(reading: Reading, scan: _Scan) -> None:
     """`3.2 40` or `update 3.2 - 40`: probably a percentage, but asked, never guessed."""
     bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", scan.body[scan.ref_end :])
     if bare and not scan.body[: scan.ref_start].strip(" :,-"):
-        reading.problem = (
+        reading.ask_back(
             f"Did you mean {bare.group(1)}%? Say `update {scan.oid} {bare.group(1)}%` to record it."
         )
-        reading.ask = True
 
 
 def _ask_percent_range(reading: Reading, scan: _Scan) -> None:
     """`60-70%` is two figures: asked back."""
     rng = re.search(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", scan.body, re.I)
     if rng:
-        reading.problem = (
+        reading.ask_back(
             f"Is {scan.oid} at {rng.group(1)}% or {rng.group(2)}%? Send one figure, e.g. "
             f"`update {scan.oid} {rng.group(2)}%`."
         )
-        reading.ask = True
 
 
 _PERCENT_OF = re.compile(
@@ -661,11 +665,10 @@ def _read_percentages(reading: Reading, scan: _Scan) -> None:
     first_value, first = values[0]
     if len({round(v) for v, _ in values}) > 1:
         shown = " and ".join(m.group(0).strip() for _, m in values)
-        reading.problem = (
+        reading.ask_back(
             f"I found more than one percentage ({shown}), so I don't know which is the "
             f"progress. Send one, e.g. `update {scan.oid} {round(first_value)}%`."
         )
-        reading.ask = True
         return
     reading.progress = round(first_value)
     suffix = (first.group("suffix") or "").lower()
@@ -875,12 +878,11 @@ def _ask_if_note_ends_in_status(reading: Reading, oid: str) -> None:
     if ends.end() != len(note.rstrip(".!")):
         return
     status = _SYNONYMS[ends.group(1).lower()]
-    reading.problem = f"Is {oid} itself {status.value}, or is that just a note?"
-    reading.problem_lines = [
+    reading.ask_back(
+        f"Is {oid} itself {status.value}, or is that just a note?",
         f"To set the status say `update {oid} {status.value}: {note}`; "
-        f"to keep it as a note only say `update {oid} note: {note}`."
-    ]
-    reading.ask = True
+        f"to keep it as a note only say `update {oid} note: {note}`.",
+    )
 
 
 _PREFIX_TAIL = re.compile(
@@ -987,9 +989,10 @@ def _ask_two_statuses(reading: Reading, status: Status, chunk: str, end: int) ->
     second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
     if not second or _SYNONYMS[second.group(1).lower()] is status:
         return False
-    reading.problem = f"Is it {status.value} or {_SYNONYMS[second.group(1).lower()].value}?"
-    reading.problem_lines = ["Send one status, e.g. `update 3.2 at risk`."]
-    reading.ask = True
+    reading.ask_back(
+        f"Is it {status.value} or {_SYNONYMS[second.group(1).lower()].value}?",
+        "Send one status, e.g. `update 3.2 at risk`.",
+    )
     return True
 
 
@@ -1216,12 +1219,11 @@ def _ask_if_several(ctx: Context, reading: Reading, text: str, oid: str) -> None
     others = {o for o in others if ctx.repo.objective(o) is not None}
     if others and reading.problem is None:
         named = " and ".join(sorted({oid, *others}))
-        reading.problem = f"That names {named}: which objective should I record it on?"
-        reading.problem_lines = [
+        reading.ask_back(
+            f"That names {named}: which objective should I record it on?",
             f"Send one message per objective, e.g. `update {oid} on track` and then "
-            f"`update {sorted(others)[0]} at risk`."
-        ]
-        reading.ask = True
+            f"`update {sorted(others)[0]} at risk`.",
+        )
 
 
 _FORM_LABEL = re.compile(
@@ -1317,11 +1319,10 @@ def _ask_if_only_a_promise(reading: Reading, before: str) -> None:
     note = reading.note or ""
     if _PROMISE.search(before) or (note and _WHEN_ONLY.fullmatch(note)):
         oid = reading.objective.id
-        reading.problem = f"That sounds like a plan to update {oid}, not the update itself."
-        reading.problem_lines = [
-            f"When you have it, send e.g. `update {oid} on track 60% survey done`."
-        ]
-        reading.ask = True
+        reading.ask_back(
+            f"That sounds like a plan to update {oid}, not the update itself.",
+            f"When you have it, send e.g. `update {oid} on track 60% survey done`.",
+        )
 
 
 def read(ctx: Context, text: str) -> Reading:
@@ -1362,8 +1363,7 @@ def read(ctx: Context, text: str) -> Reading:
             vague = _VAGUE_UPDATE.match(text[body_start:])
             if vague and not _QUESTION_START.match(text):
                 reading.ref_text = vague.group("what")
-                reading.problem = f"Which objective is “{vague.group('what')}”?"
-                reading.ask = True
+                reading.ask_back(f"Which objective is “{vague.group('what')}”?")
                 reading.intent = decide(_score(reading, text))
             return reading
         start, end = (body_start + found.span[0], body_start + found.span[1])

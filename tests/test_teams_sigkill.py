@@ -22,12 +22,11 @@ import signal
 
 import aiohttp
 
-from storage.repository import Repository
 from tests.fakes.connector import FakeConnector
 from tests.fakes.harness import SIGNING_SECRET, bf_message, slack_headers, teams_id
 from tests.fakes.slack_api import FakeSlackApi
 from tests.test_server_serve import base_env, start_server
-from tests.test_slack_sigkill import MO, _request
+from tests.test_slack_sigkill import MO, _request, assert_stored_once
 
 ROUNDS, BURST, AT_ONCE = 10, 200, 20
 
@@ -113,12 +112,4 @@ async def test_acknowledged_slack_and_teams_updates_survive_sigkills_exactly_onc
     assert not missing, f"{len(missing)} acknowledged Slack updates never answered"
     unanswered = teams_all - replied_to
     assert not unanswered, f"{len(unanswered)} Teams updates never answered"
-    repo = Repository.open(tmp_path / "data")
-    try:
-        notes = [u.note for u in repo.updates_for("3.2")]
-    finally:
-        repo.close()
-    doubled = {n for n in notes if notes.count(n) > 1}
-    assert not doubled, f"stored twice: {sorted(doubled)[:5]}"
-    lost = (set(slack_acked) | set(teams_acked) | set(teams_cut)) - set(notes)
-    assert not lost, f"{len(lost)} updates not stored: {sorted(lost)[:5]}"
+    assert_stored_once(tmp_path / "data", set(slack_acked) | set(teams_acked) | set(teams_cut))
