@@ -206,6 +206,10 @@ class DocumentStore:
     def next_id(self, table: str) -> int:
         return self._tables.next_id(table)
 
+    def version(self, table: str) -> tuple[int, int]:
+        """Moves on every change to `table`, in this process or caught up from another."""
+        return self._tables.version(table)
+
     def export_tables(self) -> dict[str, list[dict[str, Any]]]:
         """Every logical table as a list of documents with their ids, for export."""
         return self._tables.export()

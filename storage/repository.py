@@ -124,20 +124,22 @@ class Repository:
     def __init__(self, store: DocumentStore, clock: Clock = utc_now) -> None:
         self.store = store
         self.clock = clock
-        self._memos: dict[str, tuple[int, Any]] = {}
+        self._memos: dict[str, tuple[tuple[int, int], Any]] = {}
 
-    def _memo(self, name: str, build: Callable[[], T]) -> T:
-        """`build()`'s result, rebuilt only after the store changed (in any process).
+    def _memo(self, name: str, table: str, build: Callable[[], T]) -> T:
+        """`build()`'s result, rebuilt only after `table` (all `build` reads) changed.
 
         Every message identifies its sender and most questions read all objectives and
         risks; at 100k updates rebuilding them each time cost more than the reply. The
-        store's sequence number moves on every write and every catch-up, so a memo can
-        never be stale; the domain objects are frozen, and lists are copied on the way out.
+        table's version moves on every change to it, in this process or caught up from
+        another, so a memo can never be stale; keyed on the table rather than the whole
+        store, people and risks survive the stream of updates. The domain objects are
+        frozen, and lists are copied on the way out.
         """
-        seq = self.store.seq
+        version = self.store.version(table)
         hit = self._memos.get(name)
-        if hit is None or hit[0] != seq:
-            hit = (seq, build())
+        if hit is None or hit[0] != version:
+            hit = (version, build())
             self._memos[name] = hit
         return hit[1]
 
@@ -226,7 +228,7 @@ class Repository:
         )
 
     def people(self) -> list[Person]:
-        return list(self._memo("people", self._build_people))
+        return list(self._memo("people", "people", self._build_people))
 
     def _build_people(self) -> list[Person]:
         return sorted((self._person(d) for d in self.store.iterate("people")), key=lambda p: p.name)
@@ -258,7 +260,7 @@ class Repository:
         fields = {"slack": ("slack_id",), "teams": ("teams_id",)}.get(
             channel or "", ("slack_id", "teams_id")
         )
-        index = self._memo("chat index", self._chat_index)
+        index = self._memo("chat index", "people", self._chat_index)
         for name in fields:
             if user_id and (name, user_id) in index:
                 return index[(name, user_id)]
@@ -282,7 +284,7 @@ class Repository:
         )
 
     def objectives(self) -> list[Objective]:
-        return list(self._memo("objectives", self._build_objectives))
+        return list(self._memo("objectives", "objectives", self._build_objectives))
 
     def _build_objectives(self) -> list[Objective]:
         def order(o: Objective) -> tuple[int, ...]:
@@ -313,7 +315,7 @@ class Repository:
         )
 
     def risks(self, *, include_closed: bool = False) -> list[Risk]:
-        every = self._memo("risks", self._build_risks)
+        every = self._memo("risks", "risks", self._build_risks)
         return [r for r in every if include_closed or r.open]
 
     def _build_risks(self) -> list[Risk]:

@@ -60,8 +60,16 @@ class Tables:
         self._chunks: Chunks = {}
         self._indexes: dict[tuple[str, str], dict[Any, list[int]]] = {}
         self._next_ids: dict[str, int] = {}
+        self._changes: dict[str, int] = {}  # table -> operations applied to it
+        self._loads = 0  # tables replaced wholesale (start-up, another process compacted)
 
     # ----------------------------------------------------------------- reads
+    def version(self, table: str) -> tuple[int, int]:
+        """Changes whenever `table` does (and only then, but for a wholesale reload):
+        what a cache of one table's documents is keyed on, so a write to `updates`
+        does not throw away what was built from `people`."""
+        return self._loads, self._changes.get(table, 0)
+
     def get(self, table: str, doc_id: int) -> Document | None:
         doc = self._chunks.get(self._physical(table, doc_id), {}).get(str(doc_id))
         return None if doc is None else Document(doc, doc_id)
@@ -117,6 +125,7 @@ class Tables:
     def apply(self, op: Op) -> None:
         """Apply one operation of a durable journal entry, keeping indexes and ids current."""
         self._apply(self._chunks, op, live=True)
+        self._changes[op[1]] = self._changes.get(op[1], 0) + 1
 
     def chunked(self, tables: Chunks) -> Chunks:
         """A snapshot's tables as held in memory: log tables split into chunks.
@@ -147,6 +156,7 @@ class Tables:
     def replace(self, chunks: Chunks) -> None:
         """Make freshly loaded tables the live ones; recompute next ids and every index."""
         self._chunks = chunks
+        self._loads += 1
         self._next_ids = {}
         for name, chunk in chunks.items():
             if chunk:

@@ -46,3 +46,17 @@ async def test_a_change_here_is_seen_at_once_and_lists_are_the_callers(repo, say
     assert (changed.status, changed.progress) == (Status.AT_RISK, 65)
     with pytest.raises(dataclasses.FrozenInstanceError):
         changed.progress = 10  # type: ignore[misc]
+
+
+async def test_an_update_keeps_people_and_risks_but_their_own_changes_do_not(repo, say):
+    """Memos are keyed on the table they read: the stream of updates does not rebuild
+    people (every message identifies its sender) or risks, but changing them does."""
+    people, risks = repo.people(), repo.risks()
+    reply = await say("update 3.2 at risk 65% supplier late")
+    assert "3.2" in reply.as_text()
+    assert all(a is b for a, b in zip(repo.people(), people, strict=True))  # not rebuilt
+    assert all(a is b for a, b in zip(repo.risks(), risks, strict=True))
+    reply = await say("add risk to 3.2: supplier may go bust, likelihood 3 impact 4")
+    assert "R" in reply.as_text()
+    assert len(repo.risks()) == len(risks) + 1
+    assert any("supplier may go bust" in r.title.lower() for r in repo.risks())
