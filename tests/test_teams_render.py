@@ -75,3 +75,18 @@ def test_huge_lists_are_shortened_to_fit_teams():
         if n.get("type") == "TextRun" and "more not shown" in n["text"]
     ]
     assert notes and notes[0].startswith("…and ")
+
+
+def test_the_activity_sent_carries_exactly_the_rendered_json(tmp_path):
+    """`to_activity` hands botbuilder the rendered fields without an msrest round trip;
+    what goes on the wire must still be the rendered JSON, field for field."""
+    from bot.channels.teams import to_activity
+
+    chart = tmp_path / "chart.png"
+    chart.write_bytes(b"\x89PNG\r\n\x1a\n")
+    card = Reply(title="3.2 Thin client", fields=[("Status", "on track")])
+    card.section("History", [Item("60% on 1 Nov", Rag.GREEN)])
+    plain = Reply(lines=["Recorded 3.2 at 60%."])
+    with_image = Reply(title="Status by theme", lines=["Chart attached."], images=[chart])
+    for reply in (card, plain, with_image):
+        assert to_activity(reply).serialize() == render(reply)

@@ -47,11 +47,14 @@ from typing import Any, TypeVar
 from aiohttp import web
 from botbuilder.core import ActivityHandler, TurnContext
 from botbuilder.core.teams import TeamsInfo
-from botbuilder.integration.aiohttp import (
-    CloudAdapter,
-    ConfigurationBotFrameworkAuthentication,
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    Attachment,
+    ChannelAccount,
+    ConversationReference,
 )
-from botbuilder.schema import Activity, ActivityTypes, ChannelAccount, ConversationReference
 from botframework.connector.auth import AuthenticationConstants
 
 from bot.channels import teams_render
@@ -67,6 +70,7 @@ from bot.channels.teams_auth import (
     KEYS_TIMEOUT,
     CachedCredentialsFactory,
     MicrosoftUnavailable,
+    ReusingAuthentication,
     install_timed_key_fetching,
     quicken_msrest_retry_policy,
 )
@@ -262,7 +266,7 @@ class TeamsChannel:
             timeout=settings.microsoft_timeout,
         )
         try:
-            self.auth = ConfigurationBotFrameworkAuthentication(
+            self.auth = ReusingAuthentication(
                 settings.configuration(), credentials_factory=self.credentials
             )
         except Exception as error:  # botbuilder raises bare Exception for missing settings
@@ -275,6 +279,7 @@ class TeamsChannel:
         self.adapter.on_turn_error = self._on_turn_error
         self.bot = StrategyBot(self)
         self._emails: OrderedDict[str, str | None] = OrderedDict()
+        self._remembered: OrderedDict[str, str] = OrderedDict()  # keys -> request fields
         self._bodies: dict[int, dict[str, Any]] = {}  # id(activity) -> its request's JSON
 
     def describe(self) -> str:
@@ -440,6 +445,9 @@ class TeamsChannel:
             keys = [teams_user_key(user_id)]
             if email:
                 keys.append(teams_email_key(email))
+        seen = self._seen_before(activity, keys, email)
+        if seen is None:
+            return  # this very reference was stored today already: no msrest, no lookup
         value = {
             "channel": "teams",
             "scope": conversation_type or "personal",
@@ -449,6 +457,34 @@ class TeamsChannel:
         for key in keys:
             if self.repo.conversation(key) != value:
                 await self.repo.save_conversation(key, value)
+        seen()
+
+    def _seen_before(
+        self, activity: Activity, keys: list[str], email: str | None
+    ) -> Callable[[], None] | None:
+        """None when the same request fields (all a reference is made of) were stored
+        under the same keys today; else a callback that notes them once stored.
+
+        Serialising a reference with msrest costs more than the rest of a turn's
+        bookkeeping, and a chatty user's reference rarely changes within a day."""
+        raw = self._bodies.get(id(activity))
+        if raw is None:  # proactive and recovered turns: no request body to compare
+            return lambda: None
+        fields = ("serviceUrl", "channelId", "conversation", "from", "recipient", "locale")
+        fingerprint = json.dumps(
+            [self.today(), email, *(raw.get(name) for name in fields)], sort_keys=True
+        )
+        cache_key = "\n".join(keys)
+        if self._remembered.get(cache_key) == fingerprint:
+            return None
+
+        def stored() -> None:
+            self._remembered[cache_key] = fingerprint
+            self._remembered.move_to_end(cache_key)
+            while len(self._remembered) > 5000:
+                self._remembered.popitem(last=False)
+
+        return stored
 
     async def _remember_safely(self, turn_context: TurnContext, email: str | None = None) -> None:
         try:
@@ -619,4 +655,28 @@ SORRY = Reply(
 
 
 def to_activity(reply: Reply) -> Activity:
-    return Activity().deserialize(teams_render.render(reply))
+    """The reply as botbuilder's Activity, built field by field from `teams_render`'s JSON.
+
+    Not `Activity().deserialize(...)`: msrest would walk every node of the Adaptive
+    Card (typed `object`) to copy it, a third of a Teams turn's own work; the card
+    dict is handed over as it is, and serialised once, when the reply is sent."""
+    rendered = teams_render.render(reply)
+    unknown = set(rendered) - {"type", "summary", "text", "textFormat", "attachments"}
+    if unknown:  # teams_render grew a field: map it here too, or it would be dropped
+        raise ValueError(f"to_activity does not map {sorted(unknown)}")
+    attachments = [
+        Attachment(
+            content_type=item["contentType"],
+            content=item.get("content"),
+            content_url=item.get("contentUrl"),
+            name=item.get("name"),
+        )
+        for item in rendered.get("attachments", ())
+    ]
+    return Activity(
+        type=rendered["type"],
+        summary=rendered.get("summary"),
+        text=rendered.get("text"),
+        text_format=rendered.get("textFormat"),
+        attachments=attachments or None,
+    )
