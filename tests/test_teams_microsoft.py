@@ -98,6 +98,37 @@ async def test_forty_teams_messages_fetch_a_token_once(bot):
     assert bot.microsoft.token_requests <= 2  # once, plus at most one for another scope
 
 
+async def test_replies_reuse_one_client_and_connection_to_the_connector(bot):
+    """botbuilder builds a ConnectorClient, with its own HTTP session, per activity: a
+    new TCP connection for every reply. Kept clients (teams_auth.ReusingAuthentication)
+    reuse one."""
+    for n in range(4):
+        assert (await post_teams(bot, f"how is 3.2 going? ({n})")).status < 300
+        await bot.connector.wait_for(n + 1)
+    assert len({s.peer for s in bot.connector.sent}) == 1
+    assert all(s.authorization == "Bearer fake-token-1" for s in bot.connector.sent)
+
+
+def test_kept_clients_are_rebuilt_before_their_token_could_expire():
+    from bot.channels.teams_auth import CLIENT_REUSE_SECONDS, REFRESH_MARGIN, ReusedClients
+
+    now = [0.0]
+    clients = ReusedClients(clock=lambda: now[0])
+    made = iter(range(100))
+
+    async def build():
+        return next(made)
+
+    async def get(key):
+        return await clients.get(key, build)
+
+    assert asyncio.run(get("a")) == asyncio.run(get("a")) == 0
+    assert asyncio.run(get("b")) == 1  # another service URL, another client
+    now[0] = CLIENT_REUSE_SECONDS + 1
+    assert asyncio.run(get("a")) == 2  # its token was fresh for REFRESH_MARGIN at most
+    assert CLIENT_REUSE_SECONDS < REFRESH_MARGIN
+
+
 async def test_a_forged_token_with_slow_keys_does_not_hold_slack_or_healthz(bot):
     bot.microsoft.delay_keys = 10.0
     forged = bot.microsoft.sign(app_id=APP_ID, service_url=bot.connector.service_url)

@@ -126,3 +126,20 @@ async def test_a_reference_teams_refuses_is_reported(teams):
     result = await Delivery(repo, teams=channel).send("mkhan", digest())
     assert not result.delivered
     assert result.attempts and result.attempts[0].startswith("teams:")
+
+
+async def test_a_person_s_reference_follows_them_to_a_new_service_url(teams):
+    """Teams may move a conversation to another service URL; the stored reference (and so
+    the next digest) must follow, however many unchanged messages came before."""
+    connector, repo, channel, client = teams
+    moved = await FakeConnector().start()
+    try:
+        for url in (connector.service_url, connector.service_url, moved.service_url):
+            hello = bf_message("who am i", service_url=url, user="29:mo", aad=MO_AAD)
+            assert (await client.post("/api/messages", json=hello)).status < 300
+        result = await Delivery(repo, teams=channel).send("mkhan", digest())
+        assert result.delivered
+        assert [s.conversation_id for s in moved.sent][-1] == "a:personal-1"
+        assert not [s for s in connector.sent if s.reply_to is None]  # not the old URL
+    finally:
+        await moved.close()

@@ -27,6 +27,15 @@ only; the loop never waits on Microsoft.
 500-item *list* (about 6 ms), and botbuilder builds two clients, so two policies, for
 every activity: 42% of a turn in issue 9's profile. The same codes in a frozenset give
 the identical policy in microseconds (tests/test_teams_microsoft.py checks the list).
+
+`ReusingAuthentication` is botbuilder's `ConfigurationBotFrameworkAuthentication` with
+one change: the clients it makes for a turn are kept and reused. botbuilder builds a
+new `ConnectorClient` (with its own HTTP session, so a new TCP connection for every
+reply) and a new `UserTokenClient` for every activity, a sixth of a Teams turn's CPU.
+A client is reused for at most `CLIENT_REUSE_SECONDS`, less than `REFRESH_MARGIN`: the
+token a client was built with (from `CachedCredentialsFactory`, always at least
+`REFRESH_MARGIN` from expiry) is still valid for as long as the client is used, so
+reuse never sends an expired token and needs no hook into msrest's credentials.
 """
 
 from __future__ import annotations
@@ -34,16 +43,24 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Mapping
-from typing import Any
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
 import aiohttp
 import requests
+from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
+from botbuilder.schema import Activity
+from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
+    AuthenticateRequestResult,
     AuthenticationConstants,
+    ClaimsIdentity,
+    ConnectorFactory,
     GovernmentConstants,
     MicrosoftAppCredentials,
     ServiceClientCredentialsFactory,
+    UserTokenClient,
 )
 from botframework.connector.auth.jwt_token_extractor import JwtTokenExtractor
 from jwt.algorithms import RSAAlgorithm
@@ -55,6 +72,9 @@ KEYS_TIMEOUT = 10.0  # seconds for the OpenID metadata and key set together
 FAILURE_BACKOFF = 30.0  # seconds without retrying after a failed key fetch
 TOKEN_BACKOFF = 5.0  # seconds of failing fast after a failed token request
 REFRESH_MARGIN = 300.0  # a token is renewed this long before it expires
+CLIENT_REUSE_SECONDS = 240.0  # < REFRESH_MARGIN: a reused client's token never expires
+CLIENTS_KEPT = 32  # service URLs (Teams has a few per region) and token clients
+C = TypeVar("C")
 
 
 class MicrosoftUnavailable(Exception):
@@ -275,3 +295,76 @@ def quicken_msrest_retry_policy() -> None:
     """Make msrest's retry policy cheap to build, same policy (see the module docstring)."""
     # msrest declares a list but only tests membership (`i not in self.safe_codes`).
     ClientRetryPolicy.safe_codes = frozenset(ClientRetryPolicy.safe_codes)  # type: ignore[assignment]
+
+
+class ReusedClients:
+    """Clients kept by key for `CLIENT_REUSE_SECONDS`, the least recently used dropped."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._kept: OrderedDict[Hashable, tuple[Any, float]] = OrderedDict()
+        self.built = 0
+
+    async def get(self, key: Hashable, build: Callable[[], Awaitable[C]]) -> C:
+        kept = self._kept.get(key)
+        if kept is not None and self.clock() < kept[1]:
+            self._kept.move_to_end(key)
+            return kept[0]
+        client = await build()
+        self.built += 1
+        self._kept[key] = (client, self.clock() + CLIENT_REUSE_SECONDS)
+        self._kept.move_to_end(key)
+        while len(self._kept) > CLIENTS_KEPT:
+            self._kept.popitem(last=False)
+        return client
+
+
+class _ReusingConnectorFactory(ConnectorFactory):
+    def __init__(self, inner: ConnectorFactory, clients: ReusedClients, app_id: str) -> None:
+        self.inner = inner
+        self.clients = clients
+        self.app_id = app_id
+
+    async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
+        key = ("connector", self.app_id, service_url, audience)
+        return await self.clients.get(key, lambda: self.inner.create(service_url, audience))
+
+
+class ReusingAuthentication(ConfigurationBotFrameworkAuthentication):
+    """botbuilder's configuration authentication, its per-turn clients reused (see above)."""
+
+    def __init__(self, configuration: Any, **options: Any) -> None:
+        super().__init__(configuration, **options)
+        self.clients = ReusedClients()
+
+    def _reusing(self, inner: ConnectorFactory, claims: ClaimsIdentity | None) -> ConnectorFactory:
+        return _ReusingConnectorFactory(inner, self.clients, _app_id_of(claims))
+
+    async def authenticate_request(
+        self, activity: Activity, auth_header: str
+    ) -> AuthenticateRequestResult:
+        result = await super().authenticate_request(activity, auth_header)
+        if result.connector_factory is not None:
+            result.connector_factory = self._reusing(
+                result.connector_factory, result.claims_identity
+            )
+        return result
+
+    def create_connector_factory(self, claims_identity: ClaimsIdentity) -> ConnectorFactory:
+        inner = super().create_connector_factory(claims_identity)
+        return self._reusing(inner, claims_identity)
+
+    async def create_user_token_client(self, claims_identity: ClaimsIdentity) -> UserTokenClient:
+        build = super().create_user_token_client
+        key = ("user tokens", _app_id_of(claims_identity))
+        return await self.clients.get(key, lambda: build(claims_identity))
+
+
+def _app_id_of(claims: ClaimsIdentity | None) -> str:
+    """The app id a turn acts as (botbuilder's own rule: audience, else appid/azp)."""
+    if claims is None:
+        return ""
+    for claim in (AuthenticationConstants.AUDIENCE_CLAIM, AuthenticationConstants.APP_ID_CLAIM):
+        if claims.get_claim_value(claim):
+            return str(claims.get_claim_value(claim))
+    return ""

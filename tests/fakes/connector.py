@@ -16,6 +16,7 @@ class Sent:
     reply_to: str | None
     activity: dict[str, Any]
     authorization: str | None
+    peer: Any = None  # (host, port) the reply came from: one per TCP connection
 
 
 @dataclass
@@ -72,6 +73,7 @@ class FakeConnector:
                 reply_to=request.match_info.get("aid"),
                 activity=await request.json(),
                 authorization=request.headers.get("Authorization"),
+                peer=request.transport.get_extra_info("peername") if request.transport else None,
             )
         )
         return web.json_response({"id": f"reply-{len(self.sent)}"})
