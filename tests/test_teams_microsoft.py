@@ -177,6 +177,43 @@ def test_quickened_msrest_retry_policy_retries_the_same_codes_as_msrest():
     assert (policy.total, policy.connect, policy.read, policy.backoff_factor) == (3, 3, 3, 0.8)
 
 
+def test_quickened_msrest_serializer_sends_what_msrest_would():
+    """A reply's Adaptive Card is a plain JSON tree: passed through instead of copied node
+    by node; anything else (tuples, models, dates, non-string keys) takes msrest's path."""
+    import datetime
+    from enum import Enum
+
+    import botbuilder.schema as schema
+    from msrest import Serializer
+
+    from bot.channels import teams_auth
+    from bot.channels.teams import to_activity
+    from handlers.reply import Item, Rag, Reply
+
+    class Colour(Enum):
+        RED = "red"
+
+    teams_auth.quicken_msrest_serializer()
+    quickened = Serializer.serialize_object
+    teams_auth.quicken_msrest_serializer()  # twice is once
+    assert Serializer.serialize_object is quickened
+    library = quickened.library  # msrest's own
+    models = {k: v for k, v in vars(schema).items() if isinstance(v, type)}
+    reply = Reply(title="3.2 Thin client", fields=[("Status", "on track"), ("Owner", "Mo")])
+    reply.section("History", [Item("60% on 1 Nov", Rag.GREEN)])
+    odd = {"t": (1, 2), "d": datetime.date(2026, 11, 22), 3: "int key", "e": Colour.RED,
+           "n": None, "f": 1.5, "b": True, "l": [None, {"x": [1, "y"]}]}  # fmt: skip
+    for value in (odd, [odd, 1], {"plain": [1, 2.5, "x", None, False]}):
+        assert quickened(Serializer(models), value) == library(Serializer(models), value)
+    activity = to_activity(reply)
+    sent = Serializer(models).body(activity, "Activity")
+    Serializer.serialize_object = library
+    try:
+        assert Serializer(models).body(activity, "Activity") == sent
+    finally:
+        Serializer.serialize_object = quickened
+
+
 async def test_a_connector_that_never_answers_holds_a_teams_turn_only_so_long(bot):
     """msrest would wait 100 s for the reply; the turn gives up after microsoft_timeout
     (2 s here), the change is stored all the same, and the connection is released."""

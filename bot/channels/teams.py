@@ -73,6 +73,7 @@ from bot.channels.teams_auth import (
     ReusingAuthentication,
     install_timed_key_fetching,
     quicken_msrest_retry_policy,
+    quicken_msrest_serializer,
 )
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
@@ -261,6 +262,7 @@ class TeamsChannel:
             )
         channel_keys = AuthenticationConstants.TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL
         quicken_msrest_retry_policy()
+        quicken_msrest_serializer()
         self.keys = install_timed_key_fetching(
             {channel_keys: settings.openid_metadata_url} if settings.openid_metadata_url else None,
             timeout=settings.microsoft_timeout,
