@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import yaml
 from apscheduler.triggers.cron import CronTrigger
 
 from tracker.calendar import DEFAULT_REGION, LONDON, WorkingCalendar, parse_region
+from tracker.strategy_file import read_yaml
 
 STRATEGY_GROUP = "strategy-group"
 DEFAULT_TIMEZONE = LONDON.key  # "Europe/London"
@@ -163,7 +163,7 @@ class ScheduleConfig:
         """The `digests:` section of a strategy file; defaults when absent or no file."""
         if path is None or not Path(path).exists():
             return cls()
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        raw = read_yaml(path) or {}
         return cls.from_mapping(raw.get("digests") if isinstance(raw, Mapping) else None)
 
     def as_dict(self) -> dict[str, Any]:
