@@ -19,8 +19,11 @@ Concurrency: one asyncio lock orders writers in this process, and the single wri
 thread does the file I/O, so the event loop never blocks on fsync. An exclusive flock on
 `store.lock` orders writers across processes; before each transaction the writer reads
 whatever other processes appended (or reloads, when another process compacted), so a
-second process on the same data directory always writes against current state. The
-tables are only ever changed on the event loop's thread, between a writer's awaits.
+second process on the same data directory always writes against current state. In the
+common case (the flock free, nothing new on disk, the writer thread idle) a transaction
+begins on the loop itself with a non-blocking flock and two stat calls, so it costs one
+hand-over to the writer thread (the append) instead of two. The tables are only ever
+changed on the event loop's thread, between a writer's awaits.
 
 Failure modes: a failed append (disk full, read-only, I/O error) raises StoreUnwritable,
 changes nothing in memory, and marks the store unhealthy until a probe write or the next
@@ -39,11 +42,11 @@ import gc
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tinydb.table import Document
 
@@ -51,6 +54,8 @@ from storage import faults
 from storage.files import LOCK_NAME, StoreError, StoreUnwritable, encode_line
 from storage.journal import Entry, Journal, OnDisk, write_store
 from storage.tables import Chunks, Op, Tables
+
+R = TypeVar("R")
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +143,7 @@ class DocumentStore:
         self._compaction: asyncio.Task[None] | None = None
         self._closed = False
         self._unwritable: str | None = None  # why the last write failed, until one succeeds
+        self._writer_jobs = 0  # handed to the writer thread and not yet seen finished
 
     # ----------------------------------------------------------------- opening
     @classmethod
@@ -231,9 +237,8 @@ class DocumentStore:
         if self._files.nothing_new():
             return
         async with self._lock:
-            loop = asyncio.get_running_loop()
             try:
-                fresh = await loop.run_in_executor(self._writer, self._read_fresh_locked)
+                fresh = await self._on_writer(self._read_fresh_locked)
             except StoreUnwritable as error:
                 # Another process left a torn line we cannot set aside on a full disk:
                 # questions are still answered from what is in memory.
@@ -263,18 +268,17 @@ class DocumentStore:
         Reads made inside the block see every change committed before it, by any process.
         """
         async with self._lock:
-            loop = asyncio.get_running_loop()
-            begin = loop.run_in_executor(self._writer, self._begin_locked)
+            begin = None if self._begin_here() else self._on_writer(self._begin_locked)
             tx = Transaction(self)
             unlocked = False
             try:
-                self._apply_fresh(await asyncio.shield(begin))
+                if begin is not None:
+                    self._apply_fresh(await asyncio.shield(begin))
                 yield tx
                 if tx.ops:
                     record = {"seq": self._seq + 1, "at": time.time(), "ops": tx.ops}
                     line = encode_line(record)
-                    append = loop.run_in_executor(self._writer, self._append_and_unlock, line)
-                    await asyncio.shield(append)
+                    await asyncio.shield(self._on_writer(self._append_and_unlock, line))
                     unlocked = True
                     # Apply what was written, decoded, so memory always equals a replay.
                     self._apply_record(json.loads(line[9:-1]), len(line))
@@ -282,7 +286,7 @@ class DocumentStore:
                 # Queued behind `begin` (and any append) on the single writer thread, so the
                 # flock is always released, even when this task is cancelled half-way.
                 if not unlocked:
-                    await asyncio.shield(loop.run_in_executor(self._writer, self._unlock))
+                    await asyncio.shield(self._on_writer(self._unlock))
         if tx.ops and self._files.offset > self.compact_bytes and self._compaction is None:
             # In the background: the message that crossed the threshold gets its reply
             # now; only a write arriving during the compaction waits for it.
@@ -300,14 +304,11 @@ class DocumentStore:
     async def compact(self) -> None:
         """Fold the journal into a new snapshot now (also done when it passes compact_bytes)."""
         async with self._lock:
-            loop = asyncio.get_running_loop()
             try:
-                self._apply_fresh(
-                    await asyncio.shield(loop.run_in_executor(self._writer, self._begin_locked))
-                )
-                await asyncio.shield(loop.run_in_executor(self._writer, self._compact_locked))
+                self._apply_fresh(await asyncio.shield(self._on_writer(self._begin_locked)))
+                await asyncio.shield(self._on_writer(self._compact_locked))
             finally:
-                await asyncio.shield(loop.run_in_executor(self._writer, self._unlock))
+                await asyncio.shield(self._on_writer(self._unlock))
 
     # ----------------------------------------------------------------- backups
     async def backup(self, target: str | Path) -> dict[str, Any]:
@@ -318,15 +319,12 @@ class DocumentStore:
         Returns {"seq": ..., "counts": {table: documents}}.
         """
         async with self._lock:
-            loop = asyncio.get_running_loop()
             try:
-                self._apply_fresh(
-                    await asyncio.shield(loop.run_in_executor(self._writer, self._begin_locked))
-                )
+                self._apply_fresh(await asyncio.shield(self._on_writer(self._begin_locked)))
             finally:
-                await asyncio.shield(loop.run_in_executor(self._writer, self._unlock))
+                await asyncio.shield(self._on_writer(self._unlock))
             try:
-                return await loop.run_in_executor(self._writer, self._write_copy, Path(target))
+                return await self._on_writer(self._write_copy, Path(target))
             except OSError as error:
                 raise StoreUnwritable.from_os_error(error, "write the backup to", target) from None
 
@@ -365,6 +363,38 @@ class DocumentStore:
             yield
         finally:
             fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+
+    def _on_writer(self, work: Callable[..., R], *args: Any) -> asyncio.Future[R]:
+        """Run `work` on the writer thread, counted until the loop has seen it finish."""
+        self._writer_jobs += 1
+        future = asyncio.get_running_loop().run_in_executor(self._writer, work, *args)
+        future.add_done_callback(self._writer_job_done)  # before any awaiter's wake-up
+        return future
+
+    def _writer_job_done(self, _future: asyncio.Future[Any]) -> None:
+        self._writer_jobs -= 1
+
+    def _begin_here(self) -> bool:
+        """Begin a transaction without a trip to the writer thread, when that is safe.
+
+        True when the flock was free (no other process writing) and nothing new is on
+        disk: the common case, which then costs two stat calls on the loop instead of a
+        hand-over each way. Only while the writer thread has nothing queued: an unlock
+        left queued by a cancelled transaction must run first, as the flock belongs to
+        the open file, not the thread, and would otherwise release this one. Anything
+        else (another process holds the flock, or wrote) goes the writer thread's way,
+        which waits for the flock and catches up off the loop."""
+        if self._writer_jobs:
+            return False
+        fd = self._lock_file.fileno()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held by another process (or flock refused): wait on the writer
+            return False
+        if self._files.nothing_new(missing_is_new=True):
+            return True
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return False
 
     # Writer-thread steps of a transaction: lock, catch up, append, unlock.
     def _begin_locked(self) -> Fresh:

@@ -188,12 +188,15 @@ class Journal:
         self._snapshot_key = disk.snapshot_key
         self._reopen()
 
-    def nothing_new(self) -> bool:
-        """True when neither file changed since we last read them (cheap, no flock)."""
+    def nothing_new(self, *, missing_is_new: bool = False) -> bool:
+        """True when neither file changed since we last read them (cheap, no flock).
+
+        A journal missing this instant is being replaced by a compaction: a refresh may
+        leave that to the next write (the default), a writer must catch up first."""
         try:
             stat = os.stat(self.journal_path)
         except FileNotFoundError:
-            return True  # being replaced this instant: the next write catches up anyway
+            return not missing_is_new
         unchanged = stat.st_ino == self._inode and stat.st_size == self.offset
         return unchanged and _file_key(self.snapshot_path) == self._snapshot_key
 

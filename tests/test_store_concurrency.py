@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
 import re
 from collections import defaultdict
 from pathlib import Path
 
+from storage.files import LOCK_NAME
 from storage.repository import Repository, Source
 from tests.store_helpers import OBJECTIVES, child, journal_records, seeded
 
@@ -92,6 +95,47 @@ async def test_cancelled_writers_never_leave_a_half_transaction(tmp_path: Path) 
     check_chains(repo, {**requested, "after": 1}, start)
     repo.close()
     journal_records(tmp_path)
+
+
+def flock_is_free(data: Path) -> bool:
+    """Whether another process could take the store's flock right now."""
+    with open(data / LOCK_NAME, "a+b") as other:  # its own open file, as a process has
+        try:
+            fcntl.flock(other.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        fcntl.flock(other.fileno(), fcntl.LOCK_UN)
+        return True
+
+
+async def test_an_abandoned_transaction_never_unlocks_the_next_one(tmp_path: Path) -> None:
+    """A transaction cancelled twice (as at shutdown) leaves its unlock queued on the
+    writer thread. The flock belongs to the open file, not the thread: a transaction
+    that then began on the loop (`_begin_here`) would have its lock released under it,
+    and another process could write mid-transaction. It must wait for that unlock."""
+    repo = await seeded(tmp_path)
+    store = repo.store
+
+    async def abandoned(entered: asyncio.Event) -> None:
+        async with store.transaction():
+            entered.set()
+            await asyncio.sleep(10)
+
+    for _ in range(30):
+        entered = asyncio.Event()
+        task = asyncio.ensure_future(abandoned(entered))
+        await entered.wait()
+        task.cancel()
+        await asyncio.sleep(0)  # into its `finally`: the unlock is handed to the writer
+        task.cancel()  # and abandoned there
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with store.transaction() as tx:
+            await asyncio.sleep(0.005)  # the queued unlock has run by now
+            assert not flock_is_free(tmp_path)
+            tx.insert("meta", {"key": "probe", "value": 1})
+        assert flock_is_free(tmp_path)
+    repo.close()
 
 
 async def test_two_processes_writing_one_data_directory(tmp_path: Path) -> None:
