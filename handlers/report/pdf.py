@@ -1,29 +1,53 @@
-"""The committee report as a tagged, accessible PDF (PDF/UA-1), rendered by WeasyPrint.
+"""The committee report as a tagged, accessible PDF (PDF/UA-1), typeset by Typst.
 
-The PDF is the HTML report (html.py) printed with its print stylesheet, so the two never
-differ. WeasyPrint is pure Python but needs Pango (>= 1.44) from the system: Debian's
-`libpango-1.0-0` and `libpangoft2-1.0-0`, plus a font such as `fonts-liberation`. If
-those are missing, importing WeasyPrint fails; `render_pdf` then raises
-`PdfUnavailable` with what to install, and the other formats still work.
+report.typ is the layout; typst_data.py turns the report's content (content.py, the
+same model the DOCX and HTML are rendered from) into JSON that the layout reads from
+`sys.inputs`, so no officer's text is ever parsed as markup. Typst comes as a wheel
+(`typst` on PyPI) with the compiler inside: no system libraries. It replaced
+WeasyPrint, which printed the HTML report in 7–15 s at council scale (~40 pages, see
+docs/performance.md); Typst sets the same paper in well under the 3 s target.
+
+Failure modes: without a wheel for the platform, importing `typst` fails and
+`render_pdf` raises `PdfUnavailable` (DOCX and HTML still work). Without
+`fonts-liberation` the text is set in Typst's embedded Libertinus Serif and columns are
+sized by estimate (content.py); nothing fails for a missing font. Typst refuses to
+write a PDF/UA-1 file that breaks the standard (say, an image without alt text): that
+is a bug in report.typ, raised as `typst.TypstError` and caught by the tests.
 """
 
 from __future__ import annotations
 
-from handlers.report.content import Report
-from handlers.report.html import render_html
+import json
+import logging
+from pathlib import Path
+
+from handlers.report.content import FONT_DIR, Report
+from handlers.report.typst_data import report_data
+
+log = logging.getLogger(__name__)
+LAYOUT = Path(__file__).with_name("report.typ")
 
 
 class PdfUnavailable(RuntimeError):
-    """WeasyPrint or its system libraries (Pango) are not installed."""
+    """The Typst compiler (the `typst` wheel) cannot be loaded on this machine."""
 
 
 def render_pdf(report: Report) -> bytes:
     try:
-        from weasyprint import HTML  # imported here: loading Pango costs ~0.3 s
-    except (ImportError, OSError) as error:
+        import typst  # imported here: the compiler is an 80 MB extension module
+    except ImportError as error:
         raise PdfUnavailable(
-            "PDF needs WeasyPrint and Pango (apt-get install libpango-1.0-0 "
-            f"libpangoft2-1.0-0 fonts-liberation): {error}"
+            f"PDF needs the typst package (pip install -r requirements.txt): {error}"
         ) from None
-    document = HTML(string=render_html(report))
-    return document.write_pdf(pdf_variant="pdf/ua-1", pdf_identifier=False) or b""
+    pdf, warnings = typst.compile_with_warnings(
+        LAYOUT,
+        format="pdf",
+        pdf_standards=["ua-1"],
+        ignore_system_fonts=True,  # the same fonts on every machine, and no font scan
+        font_paths=[FONT_DIR] if FONT_DIR.is_dir() else [],
+        sys_inputs={"report": json.dumps(report_data(report))},
+        timestamp=int(report.now.timestamp()),  # the PDF is dated when the report was made
+    )
+    for warning in warnings:
+        log.warning("report PDF: %s", warning.message)
+    return pdf
