@@ -387,3 +387,27 @@ def test_pdf_without_liberation_sans_uses_typsts_own_fonts(story, monkeypatch):
     assert fonts and not any("Liberation" in f for f in fonts), fonts
     assert report.headline.sentence in " ".join(text.split())
     assert "[greek capital letter omega][greek small letter pi]" in text
+
+
+def test_pdf_failures_say_what_is_wrong(story, monkeypatch, tmp_path):
+    """The worker without typst (an unsupported platform) gives PdfUnavailable, which
+    the CLI and dashboard turn into "PDF needs the typst package"; a layout that breaks
+    PDF/UA-1 gives PdfFailed with Typst's own words, not a PDF that claims conformance."""
+    report, _ = story
+    from handlers.report import pdf
+
+    no_typst = tmp_path / "no_typst.py"  # the real worker, in a Python where typst is absent
+    no_typst.write_text(
+        "import sys\nsys.modules['typst'] = None\n__name__ = '__main__'\n"
+        f"exec(open({str(pdf.WORKER)!r}).read())\n"
+    )
+    monkeypatch.setattr(pdf, "WORKER", no_typst)
+    with pytest.raises(pdf.PdfUnavailable, match="PDF needs the typst package"):
+        render_pdf(report)
+    monkeypatch.undo()
+
+    bad = tmp_path / "bad.typ"  # no document title: PDF/UA-1 requires one
+    bad.write_text('#set text(lang: "en")\nHello')
+    monkeypatch.setattr(pdf, "LAYOUT", bad)
+    with pytest.raises(pdf.PdfFailed, match=r"Typst could not make the PDF: .*document title"):
+        render_pdf(report)
