@@ -3,13 +3,15 @@
 One fixture store (ten weeks of chat, tests/digest_fixture.py) is rendered to DOCX,
 HTML and PDF; python-docx, an HTML parser and pypdf then check what a reader of each
 file would find: York's headline sentence and figures, every theme, every exception,
-the risk register, and paragraphs numbered the way committee papers number them.
+the risk register, and paragraphs numbered the way committee papers number them. The
+PDF's tags (its structure tree) are read as a screen reader would meet them.
 """
 
 from __future__ import annotations
 
 import io
 import re
+from collections import Counter
 from html.parser import HTMLParser
 
 import pytest
@@ -18,7 +20,7 @@ from docx.oxml.ns import qn
 from pypdf import PdfReader
 
 from handlers.report import build_report, render_docx, render_html, render_pdf
-from handlers.report.content import text_cm
+from handlers.report.content import Chart, Paragraph, Table, text_cm
 from tests.digest_fixture import NOW, SINCE, build_history
 from tracker.model import Status
 
@@ -226,8 +228,6 @@ def test_html_is_one_accessible_file_with_chart_and_its_data(story):
 def test_html_escapes_what_officers_typed(story):
     report, _ = story
     section = report.sections[0]
-    from handlers.report.content import Paragraph
-
     section.blocks.append(Paragraph("1.9", '<script>alert("x")</script> & <b>'))
     try:
         html = render_html(report)
@@ -237,13 +237,35 @@ def test_html_escapes_what_officers_typed(story):
 
 
 # ----------------------------------------------------------------- PDF
+def structure(node, found: Counter, alt: list[str], titles: dict[str, list[str]]) -> None:
+    """Walk a PDF's structure tree: how many of each tag, figures' alt text, and the
+    title (/T) of each heading."""
+    node = node.get_object()
+    tag = node.get("/S")
+    if tag:
+        found[tag] += 1
+        if tag == "/Figure":
+            alt.append(str(node.get("/Alt", "")))
+        if tag in ("/H1", "/H2"):
+            titles.setdefault(tag, []).append(str(node.get("/T", "")))
+    kids = node.get("/K")
+    for kid in kids if isinstance(kids, list) else [kids]:
+        kid = kid.get_object() if hasattr(kid, "get_object") else kid
+        if isinstance(kid, dict):
+            structure(kid, found, alt, titles)
+
+
+def pdf_text(pdf: bytes) -> tuple[PdfReader, str]:
+    reader = PdfReader(io.BytesIO(pdf))
+    return reader, "\n".join(page.extract_text() for page in reader.pages)
+
+
 def test_pdf_is_tagged_and_reads_back(story):
     report, expected = story
-    reader = PdfReader(io.BytesIO(render_pdf(report)))
+    reader, text = pdf_text(render_pdf(report))
     root = reader.trailer["/Root"]
     assert "/StructTreeRoot" in root and root["/MarkInfo"]["/Marked"]
     assert root["/Lang"] == "en-GB"
-    text = "\n".join(page.extract_text() for page in reader.pages)
     flat = " ".join(text.split())
     assert report.headline.sentence in flat
     for heading in SECTIONS:
@@ -256,3 +278,136 @@ def test_pdf_is_tagged_and_reads_back(story):
         assert re.search(rf"5\.\d+ {re.escape(oid)} ", flat)
     assert re.search(r"^3\.1 Of the 20 objectives", text, re.M)
     assert "Likelihood" in flat and "Review" in flat
+    at = 0  # every numbered paragraph starts a line, number first, in the report's order
+    for paragraph in (b for s in report.sections for b in s.blocks if isinstance(b, Paragraph)):
+        start = rf"^{re.escape(paragraph.number)} {re.escape(paragraph.text.split()[0])} "
+        found = re.compile(start, re.M).search(text, at)
+        assert found, paragraph
+        at = found.end()
+    pages = len(reader.pages)
+    assert [f"Page {n} of {pages}" in reader.pages[n - 1].extract_text()
+            for n in range(1, pages + 1)] == [True] * pages  # fmt: skip
+
+
+def test_pdf_is_pdf_ua_1_with_title_headings_and_table_headers(story):
+    """What PDF/UA-1 asks of the file, read from the file: the XMP metadata declares
+    part 1, the title is set and shown in the viewer's title bar, sections are H1 and
+    themes H2, tables have header cells (TH) in a THead, and the chart has alt text."""
+    report, expected = story
+    reader, _ = pdf_text(render_pdf(report))
+    root = reader.trailer["/Root"]
+    xmp = root["/Metadata"].get_object().get_data().decode("utf-8")
+    assert re.search(r"<pdfuaid:part>1</pdfuaid:part>|pdfuaid:part=\"1\"", xmp)
+    assert reader.metadata.title == report.title and f">{report.title}<" in xmp
+    assert root["/ViewerPreferences"]["/DisplayDocTitle"]
+    found: Counter = Counter()
+    alt: list[str] = []
+    titles: dict[str, list[str]] = {}
+    structure(root["/StructTreeRoot"], found, alt, titles)
+    assert titles["/H1"] == SECTIONS
+    assert titles["/H2"] == expected["themes"]
+    blocks = [b for s in report.sections for b in s.blocks]
+    tables = [b for b in blocks if isinstance(b, Table)] + [b.table for b in blocks
+                                                           if isinstance(b, Chart)]  # fmt: skip
+    assert len(tables) == 2 + len(expected["themes"]) + 1  # status, chart, themes, risks
+    assert found["/Table"] == found["/THead"] == len(tables)
+    assert found["/TH"] == sum(len(t.header) for t in tables)  # every header cell is a TH
+    assert found["/TD"] == sum(len(t.header) * len(t.rows) for t in tables)
+    assert alt == [b.alt for b in blocks if isinstance(b, Chart)]
+
+
+OFFICER_TYPED = [
+    "#set text(fill: red) *bold* _it_ $x^2$ <label> @ref",
+    "// not a comment /* nor this */ ] [ \\ `raw` ```",
+    "= not a heading",
+    '"quoted" and \\" a backslash-quote',
+    '#import "x.typ": * #{1 + 1}',
+]
+
+
+def test_pdf_sets_what_officers_typed_verbatim(story):
+    """Typst markup typed by an officer is printed as typed, in paragraphs and tables;
+    what no font can draw under PDF/UA-1 (an emoji) is named, not fatal."""
+    report, _ = story
+    section = report.sections[0]
+    added = [Paragraph(f"1.{90 + i}", t) for i, t in enumerate(OFFICER_TYPED)]
+    added.append(
+        Table("Typed", ("Ref", "Note"), [(str(i), t) for i, t in enumerate(OFFICER_TYPED)])
+    )
+    added.append(Paragraph("1.99", "Done 👍🏽 ✓\tnext\x00line"))
+    section.blocks.extend(added)
+    try:
+        _, text = pdf_text(render_pdf(report))
+    finally:
+        del section.blocks[-len(added) :]
+    for typed in OFFICER_TYPED:
+        assert text.count(typed) == 2, typed  # once as a paragraph, once in the table
+    assert "1.99 Done [thumbs up sign] [check mark] nextline" in text
+
+
+def test_pdf_splits_a_row_too_tall_for_a_page(story):
+    """Rows move whole to the next page, but one that cannot fit on any page splits
+    rather than running off the page's foot."""
+    report, _ = story
+    note = " ".join(f"word{i}" for i in range(2500))
+    section = report.sections[0]
+    section.blocks.append(Table("Long", ("Ref", "Note"), [("1", "short"), ("2", note)]))
+    try:
+        reader, _ = pdf_text(render_pdf(report))
+    finally:
+        section.blocks.pop()
+    pages = [page.extract_text() for page in reader.pages]
+    first = next(i for i, p in enumerate(pages) if "word0 " in p)
+    last = next(i for i, p in enumerate(pages) if "word2499" in p)
+    assert last > first + 1  # the row runs over three or more pages, each with its footer
+    assert all(f"Page {i + 1} of" in pages[i] for i in range(first, last + 1))
+
+
+def test_pdf_without_liberation_sans_uses_typsts_own_fonts(story, monkeypatch):
+    """No fonts-liberation: the PDF is still made, in Typst's embedded fonts, and every
+    character typst_data.py lets through for them can be drawn."""
+    report, _ = story
+    from handlers.report import pdf, typst_data
+
+    monkeypatch.setattr(pdf, "FONT_DIR", pdf.FONT_DIR / "missing")
+    monkeypatch.setattr(typst_data, "FONT_FILE", pdf.FONT_DIR / "missing.ttf")
+    typst_data.drawable.cache_clear()
+    safe = "".join(chr(c) for c in sorted(typst_data.EMBEDDED_SAFE))
+    report.sections[0].blocks.append(Paragraph("1.99", safe + " Ωπ"))
+    try:
+        reader, text = pdf_text(render_pdf(report))
+    finally:
+        report.sections[0].blocks.pop()
+        typst_data.drawable.cache_clear()
+    fonts = {
+        str(font.get_object()["/BaseFont"])
+        for page in reader.pages
+        for font in page["/Resources"].get("/Font", {}).values()
+    }
+    assert fonts and not any("Liberation" in f for f in fonts), fonts
+    assert report.headline.sentence in " ".join(text.split())
+    assert "[greek capital letter omega][greek small letter pi]" in text
+
+
+def test_pdf_failures_say_what_is_wrong(story, monkeypatch, tmp_path):
+    """The worker without typst (an unsupported platform) gives PdfUnavailable, which
+    the CLI and dashboard turn into "PDF needs the typst package"; a layout that breaks
+    PDF/UA-1 gives PdfFailed with Typst's own words, not a PDF that claims conformance."""
+    report, _ = story
+    from handlers.report import pdf
+
+    no_typst = tmp_path / "no_typst.py"  # the real worker, in a Python where typst is absent
+    no_typst.write_text(
+        "import sys\nsys.modules['typst'] = None\n__name__ = '__main__'\n"
+        f"exec(open({str(pdf.WORKER)!r}).read())\n"
+    )
+    monkeypatch.setattr(pdf, "WORKER", no_typst)
+    with pytest.raises(pdf.PdfUnavailable, match="PDF needs the typst package"):
+        render_pdf(report)
+    monkeypatch.undo()
+
+    bad = tmp_path / "bad.typ"  # no document title: PDF/UA-1 requires one
+    bad.write_text('#set text(lang: "en")\nHello')
+    monkeypatch.setattr(pdf, "LAYOUT", bad)
+    with pytest.raises(pdf.PdfFailed, match=r"Typst could not make the PDF: .*document title"):
+        render_pdf(report)

@@ -279,7 +279,7 @@ class Dashboard:
         try:
             data = await asyncio.to_thread(committee_report.render, report, fmt)
         except committee_report.PdfUnavailable:
-            log.warning("dashboard: PDF needs Pango on the server (see README); offered none")
+            log.warning("dashboard: PDF needs the typst package on the server; offered none")
             return self.render("unavailable.html", person, status=503, what=f"{fmt} report")
         name = f"{report.filename}.{fmt}"
         return web.Response(

@@ -110,10 +110,11 @@ class Report:
 # ----------------------------------------------------------------- layout and wording
 # Table text is Arial (Liberation Sans where Arial is missing: the same widths). Column
 # widths are measured with the font itself (Pillow reads its metrics), so no column is
-# narrower than its longest word and Word or WeasyPrint never breaks "Medium" as "Mediu m".
+# narrower than its longest word and Word, a browser or Typst never breaks "Medium" as
+# "Mediu m". The PDF is set in Liberation Sans itself when installed (typst_data.py).
 FONT_DIR = Path("/usr/share/fonts/truetype/liberation")  # Debian's fonts-liberation
 CELL_PADDING_CM = 0.45  # Word's default cell margins (2 × 0.19 cm) or the print CSS's, plus slack
-TABLE_PT = (9.0, 8.0, 7.0)  # the DOCX's table text size, smaller only when a table needs it
+TABLE_PT = (9.0, 8.0, 7.0)  # DOCX and PDF table text size, smaller only when a table needs it
 
 
 @lru_cache(maxsize=2)
@@ -170,7 +171,7 @@ def column_widths(table: Table, total_cm: float, pt: float = 9.0) -> list[float]
     commentary)."""
     floors = _word_floors(table, pt)
     wants = [
-        max(_line_cm(head, pt, True), *(_line_cm(row[i], pt) for row in table.rows))
+        max([_line_cm(head, pt, True), *(_line_cm(row[i], pt) for row in table.rows)])
         + CELL_PADDING_CM
         for i, head in enumerate(table.header)
     ]

@@ -4,8 +4,9 @@ Everything is inline (styles, the chart as SVG) so the file can be mailed or att
 a committee system as is. Accessibility: one h1, sections as h2 with their number, theme
 sub-headings as h3, tables with captions and `scope`d header cells, the chart with a
 `role="img"` title and description plus its data as a table, RAG written in words. The
-print stylesheet keeps table headers repeating and avoids breaking a row across pages;
-WeasyPrint renders the same HTML to the tagged PDF (see pdf.py).
+print stylesheet keeps table headers repeating and avoids breaking a row across pages
+when a browser prints it. The tagged PDF is typeset by Typst from the same content
+(pdf.py), with this module's chart SVG and content.py's column widths.
 """
 
 from __future__ import annotations
@@ -139,7 +140,16 @@ def _table(table: Table) -> str:
 
 
 def _chart(chart: Chart) -> str:
-    """Horizontal stacked bars, one per theme, each segment labelled with its count."""
+    e = escape
+    return f"<figure><figcaption>{e(chart.title)}</figcaption>{chart_svg(chart)}</figure>" + _table(
+        chart.table
+    )
+
+
+def chart_svg(chart: Chart) -> str:
+    """Horizontal stacked bars, one per theme, each segment labelled with its count: one
+    SVG for the HTML (inline, with a title and description) and the PDF (an image with
+    the same description as its alt text)."""
     e = escape
     label_w, bar_w, row_h, legend_h = 90, 460, 30, 26 * ((len(chart.statuses) + 2) // 3)
     most = max((sum(b.values()) for _, b in chart.bars), default=1) or 1
@@ -182,6 +192,4 @@ def _chart(chart: Chart) -> str:
             f"{e(status.value.capitalize())}</text>"
         )
     parts.append("</svg>")
-    return f"<figure><figcaption>{e(chart.title)}</figcaption>{''.join(parts)}</figure>" + _table(
-        chart.table
-    )
+    return "".join(parts)
