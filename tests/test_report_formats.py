@@ -411,3 +411,6 @@ def test_pdf_failures_say_what_is_wrong(story, monkeypatch, tmp_path):
     monkeypatch.setattr(pdf, "LAYOUT", bad)
     with pytest.raises(pdf.PdfFailed, match=r"Typst could not make the PDF: .*document title"):
         render_pdf(report)
+    # the CLI and the dashboard catch PdfUnavailable: a refused layout is an error line
+    # or a 503 page there, never a traceback
+    assert issubclass(pdf.PdfFailed, pdf.PdfUnavailable)

@@ -278,8 +278,8 @@ class Dashboard:
             return self.render("not_found.html", person, status=404, what="that directorate")
         try:
             data = await asyncio.to_thread(committee_report.render, report, fmt)
-        except committee_report.PdfUnavailable:
-            log.warning("dashboard: PDF needs the typst package on the server; offered none")
+        except committee_report.PdfUnavailable as error:  # also PdfFailed
+            log.warning("dashboard: no PDF report: %s", error)
             return self.render("unavailable.html", person, status=503, what=f"{fmt} report")
         name = f"{report.filename}.{fmt}"
         return web.Response(

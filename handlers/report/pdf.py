@@ -40,8 +40,11 @@ class PdfUnavailable(RuntimeError):
     """The Typst compiler (the `typst` wheel) cannot be loaded on this machine."""
 
 
-class PdfFailed(RuntimeError):
-    """Typst would not make the PDF (report.typ broke a rule, or it took too long)."""
+class PdfFailed(PdfUnavailable):
+    """Typst would not make the PDF (report.typ broke a rule, or it took too long).
+
+    A kind of `PdfUnavailable`, so every caller that offers the other formats instead
+    (the CLI's error line, the dashboard's 503 page) handles both."""
 
 
 def render_pdf(report: Report) -> bytes:
