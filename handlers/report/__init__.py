@@ -19,8 +19,7 @@ from handlers.report.content import (
 from handlers.report.delivery import report_link, report_query, save_report
 from handlers.report.html import render_html
 from handlers.report.pdf import PdfUnavailable, render_pdf
-from handlers.report.rendering import FORMATS, MEDIA_TYPES, render
-from handlers.report.word import render_docx
+from handlers.report.rendering import FORMATS, MEDIA_TYPES, render, render_docx
 
 __all__ = [
     "FORMATS",

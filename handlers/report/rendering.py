@@ -5,7 +5,6 @@ from __future__ import annotations
 from handlers.report.content import Report
 from handlers.report.html import render_html
 from handlers.report.pdf import render_pdf
-from handlers.report.word import render_docx
 
 FORMATS = ("docx", "html", "pdf")
 MEDIA_TYPES = {
@@ -13,6 +12,14 @@ MEDIA_TYPES = {
     "html": "text/html; charset=utf-8",
     "pdf": "application/pdf",
 }
+
+
+def render_docx(report: Report) -> bytes:
+    """The Word document. python-docx (with lxml) is imported with the first report, not
+    with the server: a tenth of a second of every start-up, before `/healthz` answers."""
+    from handlers.report.word import render_docx as word_document
+
+    return word_document(report)
 
 
 def render(report: Report, fmt: str) -> bytes:
