@@ -6,12 +6,23 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.conftest import NOW
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# `python -m bot chat` with the clock at the tests' "now" (Sunday 22 Nov 2026, 10:00 London) and
+# ticking: the sample strategy's due dates and "next Friday" mean the same whenever CI runs.
+PINNED_BOT = (
+    "import runpy, sys, time_machine; "
+    f"time_machine.travel({NOW.isoformat()!r}, tick=True).start(); "
+    "sys.argv[0] = 'bot'; runpy.run_module('bot', run_name='__main__', alter_sys=True)"
+)
 
 
 def chat(data: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot", "chat", "--data", str(data), *args],
+        [sys.executable, "-c", PINNED_BOT, "chat", "--data", str(data), *args],
         input=script,
         capture_output=True,
         text=True,
