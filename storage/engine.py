@@ -39,7 +39,6 @@ import asyncio
 import contextlib
 import fcntl
 import gc
-import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
@@ -51,7 +50,7 @@ from typing import Any, TypeVar
 from tinydb.table import Document
 
 from storage import faults
-from storage.files import LOCK_NAME, StoreError, StoreUnwritable, encode_line
+from storage.files import LOCK_NAME, StoreError, StoreUnwritable, encode_line, from_json
 from storage.journal import Entry, Journal, OnDisk, write_store
 from storage.tables import Chunks, Op, Tables
 
@@ -281,7 +280,7 @@ class DocumentStore:
                     await asyncio.shield(self._on_writer(self._append_and_unlock, line))
                     unlocked = True
                     # Apply what was written, decoded, so memory always equals a replay.
-                    self._apply_record(json.loads(line[9:-1]), len(line))
+                    self._apply_record(from_json(line[9:-1]), len(line))
             finally:
                 # Queued behind `begin` (and any append) on the single writer thread, so the
                 # flock is always released, even when this task is cancelled half-way.

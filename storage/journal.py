@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import logging
 import os
 import time
@@ -56,6 +55,7 @@ from storage.files import (
     decode_line,
     encode_line,
     free_name,
+    from_json,
     journal_header,
     snapshot_pieces,
     well_formed,
@@ -300,7 +300,7 @@ class Journal:
     def _read_snapshot(self) -> tuple[int, int, Chunks]:
         path = self.snapshot_path
         try:
-            content = json.loads(path.read_bytes())
+            content = from_json(path.read_bytes())
         except (ValueError, UnicodeDecodeError) as error:
             raise StoreError(
                 f"{path} cannot be read ({error.__class__.__name__}: the file is truncated or "
