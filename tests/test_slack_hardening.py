@@ -125,6 +125,8 @@ async def test_an_oversize_chunked_body_is_413_not_401(bot):
             {},
             200,
         ),
+        # half a character (a lone surrogate escape): was 500 "could not store", retried
+        lambda: (slack_event(direct_message(MO, "update 3.2 done \ud83d")), {}, 400),
     ],
     ids=[
         "non-ASCII signature",
@@ -133,6 +135,7 @@ async def test_an_oversize_chunked_body_is_413_not_401(bot):
         "JSON list",
         "event not an object",
         "odd field types",
+        "lone surrogate",
     ],
 )
 async def test_malformed_input_is_refused_without_a_traceback(bot, make, caplog):

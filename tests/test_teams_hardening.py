@@ -9,6 +9,7 @@ mode closed to web pages, and malformed input answered 4xx without a traceback.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import pytest
@@ -156,7 +157,13 @@ async def test_emulator_mode_refuses_requests_from_web_pages(teams):
 
 @pytest.mark.parametrize(
     "body",
-    [b"\xff\xfe not utf-8", b"[1, 2, 3]", b'{"type": 5}', b"{", b'"text"'],
+    [
+        b"\xff\xfe not utf-8",
+        b"[1, 2, 3]",
+        b'{"type": 5}',
+        b"{",
+        b'"text"',
+    ],
 )
 async def test_malformed_bodies_get_400_without_a_traceback(teams, caplog, body):
     caplog.set_level(logging.DEBUG)
@@ -164,6 +171,24 @@ async def test_malformed_bodies_get_400_without_a_traceback(teams, caplog, body)
         "/api/messages", data=body, headers={"Content-Type": "application/json"}
     )
     assert response.status == 400
+    assert no_tracebacks(caplog)
+
+
+async def test_half_a_character_is_refused_before_anything_is_stored(teams, caplog):
+    """A lone surrogate escape is valid JSON syntax but no text: no store can write it."""
+    caplog.set_level(logging.DEBUG)
+    activity = bf_message(
+        "update 3.2 done 100% \ud83d", service_url=teams.connector.service_url,
+        aad=teams_id("tcarter"),
+    )  # fmt: skip
+    body = json.dumps(activity).encode()
+    assert b"\\ud83d" in body
+    before = snapshot(teams.repo)
+    response = await teams.client.post(
+        "/api/messages", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status == 400
+    assert snapshot(teams.repo) == before and teams.connector.sent == []
     assert no_tracebacks(caplog)
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import html
-import json
 import logging
 import re
 import time
@@ -52,6 +51,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
+import orjson
 from aiohttp import web
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -216,8 +216,8 @@ class SlackChannel:
         content_type = request.headers.get("Content-Type", "")
         if content_type.startswith("application/json"):
             try:
-                payload = json.loads(body)
-            except ValueError:  # not JSON, or not UTF-8
+                payload = orjson.loads(body)  # strict: a lone surrogate (half a character)
+            except ValueError:  # is refused here, not at the store; not JSON, or not UTF-8
                 return web.Response(status=400, text="body is not JSON")
             if not isinstance(payload, dict):
                 return web.Response(status=400, text="body is not a JSON object")
