@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from bot.channels import common
 from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
 from handlers.front_door import FrontDoor
@@ -22,6 +23,7 @@ from storage.repository import Repository
 from tests.fakes.harness import (
     SIGNING_SECRET,
     direct_message,
+    half_a_body,
     open_repo,
     serve,
     slack_event,
@@ -98,6 +100,15 @@ async def test_an_oversize_chunked_body_is_413_not_401(bot):
 
     response = await bot.client.post("/slack/events", data=pieces(), headers=slack_headers(body))
     assert response.status == 413
+
+
+async def test_a_body_that_stops_half_way_gets_408_and_frees_the_connection(bot, monkeypatch):
+    monkeypatch.setattr(common, "BODY_TIMEOUT_SECONDS", 0.3)
+    body = slack_event(direct_message(MO, "update 3.2 on track 62%"))
+    before = snapshot(bot.repo)
+    status = await half_a_body(bot.client, "/slack/events", body, slack_headers(body))
+    assert status == "HTTP/1.1 408 Request Timeout"
+    assert snapshot(bot.repo) == before and bot.api.of("chat.postMessage") == []
 
 
 # ------------------------------------------------------------------ item 11: malformed input

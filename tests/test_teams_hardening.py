@@ -14,7 +14,8 @@ import logging
 
 import pytest
 
-from tests.fakes.harness import bf_message, slack_id, snapshot, teams_id
+from bot.channels import common
+from tests.fakes.harness import bf_message, half_a_body, slack_id, snapshot, teams_id
 from tests.test_teams_auth import secured  # noqa: F401  (fixture)
 from tests.test_teams_messages import start
 
@@ -190,6 +191,19 @@ async def test_half_a_character_is_refused_before_anything_is_stored(teams, capl
     assert response.status == 400
     assert snapshot(teams.repo) == before and teams.connector.sent == []
     assert no_tracebacks(caplog)
+
+
+async def test_a_body_that_stops_half_way_gets_408(teams, monkeypatch):
+    """Was held open for as long as the client liked (no body timeout on /api/messages)."""
+    monkeypatch.setattr(common, "BODY_TIMEOUT_SECONDS", 0.3)
+    activity = bf_message(
+        "update 3.2 done 100%", service_url=teams.connector.service_url, aad=teams_id("tcarter")
+    )
+    before = snapshot(teams.repo)
+    body, headers = json.dumps(activity).encode(), {"Content-Type": "application/json"}
+    status = await half_a_body(teams.client, "/api/messages", body, headers)
+    assert status == "HTTP/1.1 408 Request Timeout"
+    assert snapshot(teams.repo) == before and teams.connector.sent == []
 
 
 async def test_an_oversized_chunked_body_gets_413(teams):

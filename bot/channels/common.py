@@ -6,15 +6,42 @@ store keys for conversation references are written by the channels and read by d
 so their spelling lives here once. `is_loopback` is the one loopback check (Emulator
 mode's serviceUrl guard and `serve`'s refusal to listen on a public address).
 `recorded_before_restart` is what both channels say when work acknowledged before a
-crash turns out to have been stored already (storage/inbox.py's recovery).
+crash turns out to have been stored already (storage/inbox.py's recovery). `read_body`
+is how both read a request body: to its end however many TCP reads it takes (a signature
+is over the whole body), refused with 413 past the size limit and with 408 when a client
+stops sending half-way, so a body that never completes holds nothing for long.
 """
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 from urllib.parse import urlsplit
 
+from aiohttp import web
+
 from handlers.reply import Reply
+
+BODY_TIMEOUT_SECONDS = 10.0  # from the end of the headers to the end of the body
+
+
+async def read_body(request: web.Request, limit: int) -> bytes | web.Response:
+    """The whole body, or the response refusing it: 413 when its declared or actual size
+    passes `limit`, 408 when it is not complete within BODY_TIMEOUT_SECONDS."""
+    if request.content_length is not None and request.content_length > limit:
+        return web.Response(status=413, text="request too large")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
+            async for chunk in request.content.iter_any():
+                size += len(chunk)
+                if size > limit:
+                    return web.Response(status=413, text="request too large")
+                chunks.append(chunk)
+    except TimeoutError:
+        return web.Response(status=408, text="request body too slow")
+    return b"".join(chunks)
 
 
 class Undeliverable(RuntimeError):

@@ -7,7 +7,7 @@ slash command (form-encoded), so an administrator configures a single request UR
 Each request is handled in this order, and nothing is stored or run before step 2:
 
 1. Size and shape, then the signature. The whole body is read (however many TCP reads
-   it takes, within BODY_TIMEOUT_SECONDS, else 408); over MAX_BODY_BYTES is 413, a
+   it takes, within common.BODY_TIMEOUT_SECONDS, else 408); over MAX_BODY_BYTES is 413, a
    body that is not UTF-8 is 400. `X-Slack-Signature` must be the HMAC-SHA256 of
    `v0:{timestamp}:{body}` under the signing secret (compared in constant time) and
    `X-Slack-Request-Timestamp` within five minutes of now. Anything else gets 401;
@@ -63,7 +63,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
-from bot.channels.common import Undeliverable, recorded_before_restart
+from bot.channels.common import Undeliverable, read_body, recorded_before_restart
 from bot.logs import RateLimitedLogger
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Kind, Reply
@@ -77,7 +77,6 @@ _refusals = RateLimitedLogger(log)
 DEFAULT_API_URL = "https://slack.com/api/"
 EVENTS_PATH = "/slack/events"
 MAX_BODY_BYTES = 256 * 1024
-BODY_TIMEOUT_SECONDS = 10
 # Slack's own limit for a message is 40,000 characters; markup (mentions, links, entities)
 # adds to what the user typed. Text longer than this is not parsed: the FrontDoor refuses it.
 MAX_RAW_TEXT = 12_000
@@ -193,15 +192,9 @@ class SlackChannel:
         app.router.add_post(EVENTS_PATH, self.handle_request)
 
     async def handle_request(self, request: web.Request) -> web.Response:
-        if request.content_length and request.content_length > MAX_BODY_BYTES:
-            return web.Response(status=413, text="request too large")
-        try:
-            async with asyncio.timeout(BODY_TIMEOUT_SECONDS):
-                body = await _read_body(request, MAX_BODY_BYTES)
-        except TimeoutError:
-            return web.Response(status=408, text="request body too slow")
-        if body is None:
-            return web.Response(status=413, text="request too large")
+        body = await read_body(request, MAX_BODY_BYTES)
+        if isinstance(body, web.Response):
+            return body  # 413 or 408
         try:
             text = body.decode("utf-8")  # Slack sends UTF-8; the signature is over text too
         except UnicodeDecodeError:
@@ -587,17 +580,6 @@ class _Clock(Clock):
 
     def now(self) -> float:
         return self._now()
-
-
-async def _read_body(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, however many TCP reads it takes; None as soon as it exceeds `limit`."""
-    chunks, size = [], 0
-    while chunk := await request.content.read(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _is_ssl_check(request: web.Request, body: bytes) -> bool:

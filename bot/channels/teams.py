@@ -62,6 +62,7 @@ from bot.channels import teams_render
 from bot.channels.common import (
     Undeliverable,
     is_loopback_url,
+    read_body,
     recorded_before_restart,
     teams_conversation_key,
     teams_email_key,
@@ -187,20 +188,6 @@ def strip_bot_mention(activity: Activity) -> str:
     return " ".join(text.replace("&nbsp;", " ").split())
 
 
-async def read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The whole body, however many reads it arrives in, or None when over `limit`."""
-    if request.content_length is not None and request.content_length > limit:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
 def tenant_of(activity: Activity) -> str | None:
     """The Microsoft 365 tenant an activity comes from.
 
@@ -307,9 +294,9 @@ class TeamsChannel:
         if self.settings.anonymous and "Origin" in request.headers:
             log.warning("Emulator mode: refused a cross-site request (Origin header)")
             return web.Response(status=403, text="cross-site requests are refused")
-        body = await read_limited(request, MAX_BODY_BYTES)
-        if body is None:
-            return web.Response(status=413, text="request too large")
+        body = await read_body(request, MAX_BODY_BYTES)
+        if isinstance(body, web.Response):
+            return body  # 413 or 408
         try:
             raw = orjson.loads(body)  # strict: refuses half a character (a lone surrogate)
         except ValueError:  # and non-UTF-8 bytes, which no store could write back

@@ -7,6 +7,7 @@ fakes in this package standing in for Slack and the Bot Framework connector.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import hmac
@@ -108,6 +109,22 @@ async def serve(app: web.Application) -> TestClient:
     client = TestClient(TestServer(app, host="127.0.0.1"))
     await client.start_server()
     return client
+
+
+async def half_a_body(client: TestClient, path: str, body: bytes, headers: dict[str, str]) -> str:
+    """POST `body` declaring twice its length, then stop sending: the status line we get."""
+    reader, writer = await asyncio.open_connection(client.server.host, client.server.port)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    writer.write(
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{head}Content-Length: {2 * len(body)}"
+        f"\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    try:
+        return (await asyncio.wait_for(reader.readline(), 5)).decode().strip()
+    finally:
+        writer.close()
 
 
 # ----------------------------------------------------------------------- Slack
