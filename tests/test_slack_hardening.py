@@ -18,6 +18,7 @@ from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
 from handlers.front_door import FrontDoor
 from handlers.reply import Reply
+from storage import faults
 from storage.inbox import Inbox
 from storage.repository import Repository
 from tests.fakes.harness import (
@@ -109,6 +110,24 @@ async def test_a_body_that_stops_half_way_gets_408_and_frees_the_connection(bot,
     status = await half_a_body(bot.client, "/slack/events", body, slack_headers(body))
     assert status == "HTTP/1.1 408 Request Timeout"
     assert snapshot(bot.repo) == before and bot.api.of("chat.postMessage") == []
+
+
+async def test_when_the_disk_is_full_slack_gets_500_and_its_retry_is_handled(bot):
+    """Nothing is acknowledged that is not in the inbox: Slack is told to retry (500), and
+    the retry, once the disk takes writes again, is handled once."""
+    body = slack_event(direct_message(MO, "update 3.2 on track 63% disk full first"))
+    before = snapshot(bot.repo)
+    with faults.armed("append", faults.disk_full(partial=True)):
+        response = await bot.post(body)
+        await bot.channel.drain()
+    assert response.status == 500
+    assert snapshot(bot.repo) == before and bot.api.of("chat.postMessage") == []
+    retried = await bot.post(body, **{"X-Slack-Retry-Num": "1"})
+    again = await bot.post(body, **{"X-Slack-Retry-Num": "2"})
+    await bot.channel.drain()
+    assert retried.status == again.status == 200
+    assert [u for u in bot.repo.updates_for("3.2") if u.text.endswith("disk full first")]
+    assert len(bot.api.of("chat.postMessage")) == 1
 
 
 # ------------------------------------------------------------------ item 11: malformed input
