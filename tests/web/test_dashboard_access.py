@@ -19,6 +19,7 @@ from openpyxl import load_workbook
 from bot.web import DashboardSettings
 from handlers.dashboard import load_secret, sign
 from handlers.digest_content import strategy_digest
+from tests.fakes.harness import direct_message, slack_event, slack_headers, slack_id
 from tests.web.site import SECRET, chat_link, dashboard_site
 
 DATA_PAGES = (
@@ -224,3 +225,15 @@ async def test_a_filter_value_that_does_not_exist_is_named_not_shown_as_none(sit
     assert "Thin client rollout" in page  # the unknown filters were dropped, not applied
     good = await (await site.client.get("/objectives?status=on+track")).text()
     assert "Some filters were not used" not in good
+
+
+async def test_a_risk_without_a_review_date_says_not_set_as_the_report_does(site):
+    """Was "none" on the dashboard and "Not set" in the committee report."""
+    body = slack_event(direct_message(slack_id("mkhan"), "risk 3.2: supplier fails, L4 I5"))
+    assert (await site.client.post("/slack/events", data=body, headers=slack_headers(body))).ok
+    await site.slack.drain()
+    assert (await sign_in(site, await chat_link(site))).status == 303
+    page = await (await site.client.get("/risks")).text()
+    row = page[page.index("supplier fails") :]
+    row = row[: row.index("</tr>")]
+    assert "not set" in row and ">none<" not in row
