@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -83,8 +84,15 @@ def to_json(value: Any) -> bytes:
 
 
 def from_json(data: bytes | str) -> Any:
-    """The value of JSON text; ValueError when it is not valid JSON or not UTF-8."""
-    return orjson.loads(data)
+    """The value of JSON text; ValueError when it is not valid JSON or not UTF-8.
+
+    Files written before orjson may hold what only the standard library reads (NaN,
+    which `json.dumps` wrote for a float NaN): those are read as they always were, so an
+    upgrade never turns a good line into a "damaged" one."""
+    try:
+        return orjson.loads(data)
+    except ValueError:
+        return json.loads(data)
 
 
 def encode_line(record: dict[str, Any]) -> bytes:
