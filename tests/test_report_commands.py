@@ -57,6 +57,16 @@ async def test_report_for_scrutiny_names_the_meeting(chat):
     assert "8.1\tThe Scrutiny Committee is asked to NOTE this report." in paragraphs
 
 
+async def test_a_second_report_the_same_day_does_not_replace_the_first(chat):
+    """The strategy group's paper, then Scrutiny's: both files stay, each as generated."""
+    say, _ = chat
+    first = Path((await say("report")).sections[-1].items[0].text)
+    second = Path((await say("progress report for scrutiny")).sections[-1].items[0].text)
+    assert second != first and second.name == first.stem + "-2.docx"
+    assert "Scrutiny Committee" not in " ".join(p.text for p in Document(first).paragraphs)
+    assert "Scrutiny Committee" in " ".join(p.text for p in Document(second).paragraphs)
+
+
 @pytest.mark.parametrize("text", ["report for the strategy group", "report for CITSG"])
 async def test_report_for_the_strategy_group_is_the_whole_strategy(chat, text):
     say, _ = chat

@@ -47,13 +47,26 @@ def report_query(params: dict[str, str]) -> tuple[datetime | None, str | None]:
 async def save_report(
     repo: Repository, report: Report, fmt: str, target: Path | None = None
 ) -> Path:
-    """Render and write the report durably, then remember it as the latest report."""
+    """Render and write the report durably, then remember it as the latest report.
+
+    Without a `target`, the file goes in `<data dir>/reports/` under the report's name;
+    a second report the same day (for another meeting, say) gets `-2`, `-3`... rather
+    than replacing the first, which may already be on its way to a committee. A
+    `target` the user named is written as asked."""
     if target is None:
-        target = repo.data_dir / REPORTS_DIR / f"{report.filename}.{fmt}"
+        target = _unused(repo.data_dir / REPORTS_DIR, report.filename, fmt)
     data = await asyncio.to_thread(render, report, fmt)
     await asyncio.to_thread(_write, target, data)
     await remember_report(repo, report)
     return target
+
+
+def _unused(folder: Path, stem: str, fmt: str) -> Path:
+    candidate, number = folder / f"{stem}.{fmt}", 1
+    while candidate.exists():
+        number += 1
+        candidate = folder / f"{stem}-{number}.{fmt}"
+    return candidate
 
 
 def _write(target: Path, data: bytes) -> None:
