@@ -132,6 +132,21 @@ def test_cli_writes_each_format_and_remembers_the_last_report(tmp_path, capsys):
     assert not any("between 1 October 2026" in p for p in paragraphs)
 
 
+def test_cli_takes_the_format_from_the_file_name_and_refuses_a_contradiction(tmp_path, capsys):
+    """`--to paper.pdf` alone wrote a Word document named .pdf."""
+    data, paper = tmp_path / "data", tmp_path / "paper.pdf"
+    common = ["--data", str(data), "--strategy", str(SAMPLE)]
+    assert main(["report", "--to", str(paper), *common]) == 0
+    assert paper.read_bytes().startswith(b"%PDF-")
+    web = tmp_path / "paper.HTM"
+    assert main(["report", "--to", str(web), *common]) == 0
+    assert web.read_text(encoding="utf-8").lstrip().lower().startswith("<!doctype html")
+    capsys.readouterr()
+    clash = tmp_path / "clash.pdf"
+    assert main(["report", "--format", "docx", "--to", str(clash), *common]) == 2
+    assert "--format docx but --to" in capsys.readouterr().err and not clash.exists()
+
+
 def test_cli_refuses_an_unknown_directorate_or_date(tmp_path, capsys):
     data = str(tmp_path / "data")
     assert main(["report", "--directorate", "planning", "--data", data]) == 2

@@ -4,6 +4,10 @@ Opens the store like `chat` does (applying the strategy file, so its `report:` s
 is current), builds the report as at now, writes it to `--to` (default: the data
 directory's `reports/` folder) and remembers it as the latest report, the default
 start of the next report's "changes since". Prints the path and the headline figures.
+
+The format is `--format`, else what `--to` ends in (`paper.pdf` is a PDF, not a Word
+file with the wrong name), else DOCX; a `--format` that contradicts `--to`'s ending is
+refused before anything is written.
 """
 
 from __future__ import annotations
@@ -29,7 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="write the committee progress report (docx, html or pdf)",
         description="Write the committee progress report. See README 'Reports and dashboard'.",
     )
-    parser.add_argument("--format", choices=FORMATS, default="docx", help="default docx")
+    parser.add_argument(
+        "--format", choices=FORMATS, help="default: --to's ending (.docx, .html, .pdf), else docx"
+    )
     parser.add_argument("--to", metavar="FILE", help="where to write it (default DATA/reports/)")
     parser.add_argument(
         "--since",
@@ -42,7 +48,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
+def chosen_format(fmt: str | None, to: str | None) -> str:
+    """The format asked for, or the one `to`'s ending names; ValueError when they differ."""
+    ending = Path(to).suffix.lower().lstrip(".") if to else ""
+    ending = {"htm": "html"}.get(ending, ending)
+    if ending in FORMATS and fmt and fmt != ending:
+        raise ValueError(f"--format {fmt} but --to {to} ends in .{ending}: give one of them")
+    return fmt or (ending if ending in FORMATS else "docx")
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        args.format = chosen_format(args.format, args.to)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     now = datetime.now(UTC).astimezone(LONDON)
     since = None
     if args.since:
