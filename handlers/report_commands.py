@@ -36,6 +36,7 @@ _FORMAT_WORDS = {"word": "docx", "docx": "docx", "html": "html", "web": "html", 
 @command(
     "report",
     r"(?:(?:make|write|create|generate|produce|get|give\s+me)\s+)?(?:me\s+)?(?:an?\s+|the\s+)?"
+    r"(?:(?P<fmt_first>word|docx|html|web|pdf)\s+)?"
     r"(?:(?:committee|progress|strategy|quarterly)\s+)*(?:progress\s+)?report"
     r"(?:\s+(?:for|to)\s+(?:the\s+)?(?P<for>.+?))?"
     r"(?:\s+since\s+(?P<since>.+?))?"
@@ -72,7 +73,8 @@ async def report(ctx: Context, match: re.Match[str]) -> Reply:
                 lines=["Try `report since 1 October`."],
                 kind=Kind.ERROR,
             )
-    fmt = _FORMAT_WORDS.get((match.group("fmt") or "docx").lower(), "docx")
+    said = match.group("fmt") or match.group("fmt_first") or "docx"  # "pdf report" too
+    fmt = _FORMAT_WORDS.get(said.lower(), "docx")
     made = build_report(
         ctx.repo, ctx.now, since, directorate.id if directorate else None, meeting=meeting
     )

@@ -57,6 +57,18 @@ async def test_report_for_scrutiny_names_the_meeting(chat):
     assert "8.1\tThe Scrutiny Committee is asked to NOTE this report." in paragraphs
 
 
+@pytest.mark.parametrize(
+    ("text", "suffix"),
+    [("report as pdf", ".pdf"), ("pdf report", ".pdf"), ("a PDF progress report for scrutiny",
+     ".pdf"), ("word report", ".docx"), ("html report for Resources", ".html")],
+)  # fmt: skip
+async def test_the_format_can_be_named_before_or_after_report(chat, text, suffix):
+    say, _ = chat
+    reply = await say(text)
+    assert reply.kind is Kind.ANSWER, reply.as_text()
+    assert Path(reply.sections[-1].items[0].text).suffix == suffix
+
+
 async def test_a_second_report_the_same_day_does_not_replace_the_first(chat):
     """The strategy group's paper, then Scrutiny's: both files stay, each as generated."""
     say, _ = chat
