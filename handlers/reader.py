@@ -1150,7 +1150,11 @@ _OTHER_COMMANDS = re.compile(
     r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)|"
     # "3.2 risk: supplier may go bust, likelihood 3 impact 4" logs a risk, never a note
     r"^(?:objective\s+)?\d{1,2}\.\d{1,3}\s*(?:new\s+)?risk\b|\blikelihood\b.*\bimpact\b|"
-    r"\bL[1-5]\s*I[1-5]\b",
+    r"\bL[1-5]\s*I[1-5]\b|"
+    # "report for scrutiny as a word document" asks for the committee report, not an
+    # update to the objective whose title has "document" in it
+    r"^(?:\w+\s+){0,3}report\s+(?:for|to)\s.*\b(?:as|in)\s+(?:an?\s+)?(?:word|docx|html|web|pdf)"
+    r"(?:\s+(?:file|document))?\s*$",
     re.IGNORECASE,
 )
 

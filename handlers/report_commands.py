@@ -42,7 +42,13 @@ _FORMAT_WORDS = {"word": "docx", "docx": "docx", "html": "html", "web": "html", 
     r"(?:\s+since\s+(?P<since>.+?))?"
     r"(?:\s+(?:as|in)\s+(?:a\s+)?(?P<fmt>word|docx|html|web|pdf)(?:\s+(?:file|document))?)?",
     group=GROUP,
-    examples=("report", "progress report for scrutiny", "report for Resources since 1 October"),
+    examples=(
+        "report",
+        "progress report for scrutiny",
+        "report for Resources since 1 October",
+        "pdf report for cabinet",
+        "report for scrutiny as a word document",
+    ),
     summary="The committee progress report: headline figures and the document to download.",
 )
 async def report(ctx: Context, match: re.Match[str]) -> Reply:
