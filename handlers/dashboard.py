@@ -114,8 +114,9 @@ def sign_in_link(secret: bytes, base_url: str, person: str, now: datetime) -> st
 
 @command(
     "dashboard",
-    r"(?:the |open |open the |show (?:me )?the )?dashboard(?: link)?",
-    r"(?:give me |send me |get )?(?:a |my )?(?:dashboard|sign[- ]?in) link",
+    r"(?:the |open |open the |show (?:me )?the )?dashboard(?: link)?(?: please)?",
+    r"(?:(?:please )?(?:can|could|may) i (?:have|get) |give me |send me |get |i need )?"
+    r"(?:a |my |the )?(?:dashboard|sign[- ]?in) link(?: please)?\??",
     group="Questions",
     examples=("dashboard",),
     summary="a personal link to the read-only web dashboard, valid 12 hours",
