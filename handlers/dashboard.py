@@ -117,6 +117,7 @@ def sign_in_link(secret: bytes, base_url: str, person: str, now: datetime) -> st
     r"(?:the |open |open the |show (?:me )?the )?dashboard(?: link)?(?: please)?",
     r"(?:(?:please )?(?:can|could|may) i (?:have|get) |give me |send me |get |i need )?"
     r"(?:a |my |the )?(?:dashboard|sign[- ]?in) link(?: please)?\??",
+    r"(?:where(?:'s| is) |how do i (?:get to|open|see|find|use) )(?:the |my )?dashboard\??",
     group="Questions",
     examples=("dashboard",),
     summary="a personal link to the read-only web dashboard, valid 12 hours",

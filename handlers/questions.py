@@ -12,6 +12,7 @@ from handlers.context import Context
 from handlers.format import change_item, name_of, objective_item, risk_item, show_value
 from handlers.reader import read_named_periods
 from handlers.reply import Item, Kind, Reply
+from handlers.report import previous_report_at
 from handlers.resolve import find_directorate, find_objective, find_theme, objective_ranges
 from handlers.router import command
 from tracker.dates import LONDON, DateNotUnderstood, format_date, parse_since, parse_window
@@ -252,6 +253,9 @@ async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     return group_reply(ctx, f"Objectives owned by {person.name}", mine)
 
 
+_LAST_REPORT = re.compile(r"(?:the\s+)?(?:last|previous|latest)\s+report\s*\??", re.IGNORECASE)
+
+
 @command(
     "what changed",
     r"(?:(?:any|anything|have\s+there\s+been\s+any)\s+(?:new\s+|recent\s+)?)?"
@@ -260,23 +264,40 @@ async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     r"recent\s+(?:changes|updates)|activity)(?:\s+(?P<since>(?:since|this|last|in|over|today|"
     r"yesterday|past).*))?",
     group="Questions",
-    examples=("what changed this week?", "changes since 1 November", "updates since Monday"),
+    examples=(
+        "what changed this week?",
+        "changes since 1 November",
+        "updates since Monday",
+        "what changed since the last report?",
+    ),
     summary="Updates and changes over a period (this week unless you say).",
 )
 async def what_changed(ctx: Context, match: re.Match[str]) -> Reply:
     text = (match.group("since") or "this week").strip()
     cleaned = re.sub(r"^(?:since|in|over)\s+(?:the\s+)?", "", text, flags=re.I) or "this week"
-    try:
-        since = parse_since(cleaned, ctx.now, ctx.calendar)
-    except DateNotUnderstood as error:
-        return Reply(
-            title=f"I couldn't read “{text}” as a time.",
-            kind=Kind.ERROR,
-            lines=[error.hint, "Try `what changed this week` or `changes since 1 November`."],
-        )
+    if _LAST_REPORT.fullmatch(cleaned):
+        since = previous_report_at(ctx.repo)
+        if since is None:
+            return Reply(
+                title="No report has been written yet, so there is no last report to count from.",
+                lines=["Try `what changed this week`, or write one with `report`."],
+            )
+        label = f"since the last report ({format_date(since.astimezone(LONDON).date())})"
+    else:
+        try:
+            since = parse_since(cleaned, ctx.now, ctx.calendar)
+        except DateNotUnderstood as error:
+            return Reply(
+                title=f"I couldn't read “{text}” as a time.",
+                kind=Kind.ERROR,
+                lines=[
+                    error.hint,
+                    "Try `what changed this week`, `changes since 1 November` or "
+                    "`changes since the last report`.",
+                ],
+            )
+        label = f"since {format_date(since.astimezone(LONDON).date())}"
     changes = [c for c in ctx.repo.changes_since(since) if c.action != "load strategy"]
-    when = since.astimezone(LONDON)
-    label = f"since {format_date(when.date())}"
     if not changes:
         return Reply(title=f"No changes {label}.")
     shown = changes[:30]

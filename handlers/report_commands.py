@@ -18,11 +18,11 @@ import re
 
 from handlers.context import Context
 from handlers.reply import Kind, Reply
-from handlers.report import FORMATS, build_report, report_link, save_report
+from handlers.report import FORMATS, build_report, previous_report_at, report_link, save_report
 from handlers.report.content import long_date
 from handlers.resolve import find_directorate, fold
 from handlers.router import command
-from tracker.dates import DateNotUnderstood, parse_since
+from tracker.dates import LONDON, DateNotUnderstood, format_date, parse_since
 
 GROUP = "Reports"
 _BODIES = re.compile(
@@ -99,6 +99,31 @@ async def report(ctx: Context, match: re.Match[str]) -> Reply:
         path = await save_report(ctx.repo, made, fmt)
         reply.section("Saved", [str(path)])
     return reply
+
+
+@command(
+    "last report",
+    r"(?:when\s+was\s+)?(?:the\s+)?(?:last|previous|latest)\s+report"
+    r"(?:\s+(?:written|made|done|produced))?\??",
+    group=GROUP,
+    examples=("when was the last report?",),
+    summary="When the last committee report was written: the next one's changes start there.",
+)
+async def last_report(ctx: Context, match: re.Match[str]) -> Reply:
+    at = previous_report_at(ctx.repo)
+    if at is None:
+        return Reply(
+            title="No report has been written yet.",
+            lines=["`report` writes one; its changes start three months back."],
+        )
+    when = at.astimezone(LONDON)
+    return Reply(
+        title=f"The last report was written on {format_date(when.date())} at {when:%H:%M}.",
+        lines=[
+            "The next report's changes start there: ask `what changed since the last report?` "
+            "to see them."
+        ],
+    )
 
 
 def _known_meeting(where: str, configured: str | None, info: dict) -> str | None:

@@ -57,6 +57,31 @@ async def test_report_for_scrutiny_names_the_meeting(chat):
     assert "8.1\tThe Scrutiny Committee is asked to NOTE this report." in paragraphs
 
 
+async def test_when_was_the_last_report_and_what_changed_since(tmp_path, monkeypatch):
+    monkeypatch.delenv("PUBLIC_URL", raising=False)
+    repo, clock = await build_history(tmp_path / "data")
+    tracker = FrontDoor(repo, clock=clock)
+
+    async def say(text: str, as_: str = "tcarter") -> str:
+        reply = await tracker.handle(IncomingMessage(text, Sender("console", person_id=as_)))
+        assert reply.kind is not Kind.ERROR, reply.as_text()
+        return reply.as_text()
+
+    try:
+        assert "No report has been written yet." in await say("when was the last report?")
+        assert "no last report" in await say("what changed since the last report?")
+        await say("report")
+        last = await say("when was the last report?")
+        assert "The last report was written on Mon 16 Nov 2026 at 09:00." in last
+        clock.advance(hours=2)
+        await say("update 3.2 on track 65% after the paper went out", as_="mkhan")
+        changed = await say("what changed since the last report?")
+        assert changed.startswith("1 change since the last report (Mon 16 Nov 2026)")
+        assert "after the paper went out" in changed and "EDRMS pilot" not in changed
+    finally:
+        repo.close()
+
+
 @pytest.mark.parametrize(
     ("text", "suffix"),
     [("report as pdf", ".pdf"), ("pdf report", ".pdf"), ("a PDF progress report for scrutiny",

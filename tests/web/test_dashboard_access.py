@@ -210,7 +210,8 @@ async def test_strangers_get_no_link_and_known_people_get_their_own(say):
     stranger = await say("dashboard", as_=None, user_id="U999", channel="slack")
     assert "/signin/" not in stranger.as_text() and "don't know you" in stranger.as_text()
     asked = ("dashboard", "send me a dashboard link", "sign in link",
-             "can I have the dashboard link?", "dashboard link please")  # fmt: skip
+             "can I have the dashboard link?", "dashboard link please",
+             "where is the dashboard?", "how do I open the dashboard")  # fmt: skip
     for text in asked:
         reply = await say(text, as_="mkhan")
         assert "/signin/" in reply.as_text() and "Mo Khan" in reply.as_text(), text
