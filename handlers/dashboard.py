@@ -108,6 +108,12 @@ def public_url(env: Mapping[str, str] | None = None) -> str:
     return (env.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL).strip().rstrip("/")
 
 
+# The dashboard's data downloads, spelt once: the routes (bot/web/routes.py), the
+# downloads page and the chat `export` answer all use these.
+EXPORT_XLSX = "/export.xlsx"
+EXPORT_CSV = "/export-csv.zip"
+
+
 def sign_in_link(secret: bytes, base_url: str, person: str, now: datetime) -> str:
     return f"{base_url}/signin/{sign(secret, person, 'link', now + LINK_LIFETIME)}"
 

@@ -17,6 +17,7 @@ import os
 import re
 
 from handlers.context import Context
+from handlers.dashboard import EXPORT_CSV, EXPORT_XLSX, public_url
 from handlers.reply import Kind, Reply
 from handlers.report import FORMATS, build_report, previous_report_at, report_link, save_report
 from handlers.report.content import long_date
@@ -35,7 +36,8 @@ _FORMAT_WORDS = {"word": "docx", "docx": "docx", "html": "html", "web": "html", 
 
 @command(
     "report",
-    r"(?:(?:make|write|create|generate|produce|get|give\s+me)\s+)?(?:me\s+)?(?:an?\s+|the\s+)?"
+    r"(?:(?:make|write|create|generate|produce|get|give\s+me|download|send\s+me)\s+)?(?:me\s+)?"
+    r"(?:an?\s+|the\s+)?"
     r"(?:(?P<fmt_first>word|docx|html|web|pdf)\s+)?"
     r"(?:(?:committee|progress|strategy|quarterly)\s+)*(?:progress\s+)?report"
     r"(?:\s+(?:for|to)\s+(?:the\s+)?(?P<for>.+?))?"
@@ -124,6 +126,32 @@ async def last_report(ctx: Context, match: re.Match[str]) -> Reply:
             "to see them."
         ],
     )
+
+
+@command(
+    "export",
+    r"(?:(?:can|could)\s+i\s+(?:have|get)\s+|give\s+me\s+|send\s+me\s+|get\s+|i\s+need\s+)?"
+    r"(?:an?\s+|the\s+)?(?:export|download|spreadsheet|excel(?:\s+(?:file|export|spreadsheet))?"
+    r"|csv(?:\s+files?)?)(?:\s+(?:of\s+)?(?:the\s+|all\s+(?:the\s+)?)?(?:data|tracker|everything"
+    r"|objectives|risks|updates))?(?:\s+(?:to|as|in)\s+(?:an?\s+)?(?:excel|xlsx|csv"
+    r"|(?:a\s+)?spreadsheet))?(?:\s+please)?\??",
+    group=GROUP,
+    examples=("export to excel",),
+    summary="The tracker's data as a spreadsheet (Excel or CSV) from the dashboard.",
+)
+async def export(ctx: Context, match: re.Match[str]) -> Reply:
+    base = public_url()
+    reply = Reply(
+        title="The data as a spreadsheet",
+        lines=[
+            f"Excel, one sheet per table: {base}{EXPORT_XLSX}",
+            f"CSV, one file per table (a zip): {base}{EXPORT_CSV}",
+            "Sign in with `dashboard` if the page asks.",
+        ],
+    )
+    if ctx.message.sender.channel == "console":
+        reply.lines.append("Or in a terminal: `python -m bot export --format xlsx`.")
+    return reply
 
 
 def _known_meeting(where: str, configured: str | None, info: dict) -> str | None:

@@ -42,7 +42,7 @@ REGISTRY: list[Command] = []
 ROUTE_ORDER: tuple[str, ...] = (
     "help", "undo", "thanks",
     "digest", "digest for", "strategy digest", "subscribe", "unsubscribe", "next digest",
-    "last report", "report", "dashboard",
+    "last report", "report", "dashboard", "export",
     "add objective", "change owner", "change due date",
     "add risk", "change risk", "close risk", "show risk", "top risks", "list risks",
     "history", "who owns", "theme status", "directorate status", "objective status",

@@ -85,7 +85,8 @@ async def test_when_was_the_last_report_and_what_changed_since(tmp_path, monkeyp
 @pytest.mark.parametrize(
     ("text", "suffix"),
     [("report as pdf", ".pdf"), ("pdf report", ".pdf"), ("a PDF progress report for scrutiny",
-     ".pdf"), ("word report", ".docx"), ("html report for Resources", ".html")],
+     ".pdf"), ("word report", ".docx"), ("html report for Resources", ".html"),
+     ("download the report", ".docx"), ("send me the report as pdf", ".pdf")],
 )  # fmt: skip
 async def test_the_format_can_be_named_before_or_after_report(chat, text, suffix):
     say, _ = chat

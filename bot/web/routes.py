@@ -23,6 +23,7 @@ from aiohttp import web
 
 from bot.web import STATIC, TEMPLATES, DashboardSettings, auth, views
 from handlers import report as committee_report
+from handlers.dashboard import EXPORT_CSV, EXPORT_XLSX
 from storage.export import export_csv, export_xlsx
 from storage.repository import Repository
 from tracker.calendar import short_day as day
@@ -81,8 +82,8 @@ class Dashboard:
         app.router.add_get("/changes", self._page(self.changes))
         app.router.add_get("/downloads", self._page(self.downloads))
         app.router.add_get("/report.{format:docx|html|pdf}", self._page(self.report))
-        app.router.add_get("/export.xlsx", self._page(self.export_xlsx))
-        app.router.add_get("/export-csv.zip", self._page(self.export_csv))
+        app.router.add_get(EXPORT_XLSX, self._page(self.export_xlsx))
+        app.router.add_get(EXPORT_CSV, self._page(self.export_csv))
         app.router.add_get("/accessibility", self.accessibility)
         app.router.add_get("/signin/{token}", self.sign_in)
         app.router.add_post("/signout", self.sign_out)
@@ -237,7 +238,9 @@ class Dashboard:
         )
 
     async def downloads(self, request: web.Request, person: Person) -> web.Response:
-        return self.render("downloads.html", person, nav="downloads")
+        return self.render(
+            "downloads.html", person, nav="downloads", xlsx=EXPORT_XLSX, csv=EXPORT_CSV
+        )
 
     async def accessibility(self, request: web.Request) -> web.Response:
         person = auth.signed_in(request, self.repo, self.settings.secret, self.clock())

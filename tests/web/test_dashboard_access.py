@@ -7,6 +7,7 @@ these cover the security edges cheaply: every way of not being signed in sees no
 from __future__ import annotations
 
 import io
+import re
 import subprocess
 import sys
 import zipfile
@@ -240,3 +241,18 @@ async def test_a_risk_without_a_review_date_says_not_set_as_the_report_does(site
     row = page[page.index("supplier fails") :]
     row = row[: row.index("</tr>")]
     assert "not set" in row and ">none<" not in row
+
+
+async def test_export_in_chat_links_to_the_downloads_a_signed_in_person_gets(site):
+    body = slack_event(direct_message(slack_id("mkhan"), "can I have a spreadsheet of the data?"))
+    assert (await site.client.post("/slack/events", data=body, headers=slack_headers(body))).ok
+    await site.slack.drain()
+    said = site.api.of("chat.postMessage")[-1]["text"]
+    links = re.findall(r"https?://\S+?/export[\w.-]*\.(?:xlsx|zip)", said)
+    assert len(links) == 2, said
+    assert (await site.client.get(links[0][len(site.base) :], allow_redirects=False)).status == 401
+    assert (await sign_in(site, await chat_link(site))).status == 303
+    for link in links:
+        response = await site.client.get(link[len(site.base) :])
+        assert response.status == 200, link
+        assert zipfile.is_zipfile(io.BytesIO(await response.read()))  # xlsx is a zip too
