@@ -43,7 +43,8 @@ QUESTION = re.compile(
 )
 _STATUS_FILTERS = (
     (
-        r"\b(?:behind|struggling|in\s+trouble|problems?|attention|concern(?:s|ing)?|worr(?:y|ied))\b",
+        r"\b(?:behind(?!\s+(?:on|with)\s+(?:their\s+|the\s+|my\s+)?(?:updates?|reporting))|"
+        r"struggling|in\s+trouble|problems?|attention|concern(?:s|ing)?|worr(?:y|ied))\b",
         {Status.AT_RISK, Status.OFF_TRACK},
     ),
     (r"\b(?:at\s+risk|amber|slipping)\b", {Status.AT_RISK, Status.PARTLY_ACHIEVED}),
@@ -146,7 +147,8 @@ def read_question(ctx: Context, text: str) -> Question | None:
     _read_filters(q, lowered)
     q.stale_days = _stale_days(ctx, lowered)
     q.wants = _wants(q, lowered)
-    if q.objective is None and not (q.theme or place or q.risks):
+    asks_for_people = q.stale_days and _PEOPLE_LATE.match(lowered)  # not a title's "officers"
+    if q.objective is None and not (q.theme or place or q.risks or asks_for_people):
         _objective_by_title(ctx, q, lowered)
     named = (q.objective, q.theme, place, q.person, q.statuses, q.overdue, q.window, q.risks,
              q.stale_days)  # fmt: skip
@@ -157,6 +159,7 @@ def read_question(ctx: Context, text: str) -> Question | None:
     return q
 
 
+_PEOPLE_LATE = re.compile(r"(?:who|which\s+(?:officers?|people|staff|colleagues))\b")
 _SUMMARY = re.compile(
     r"\b(?:how(?:'s|\s+is|\s+are)\s+(?:it|things|we|the\s+strategy|everything)|"
     r"overall|position|going|looking)\b"
@@ -171,7 +174,10 @@ _TITLE_LEAD = re.compile(
 _STALE = re.compile(
     r"\b(?:no\s+(?:recent\s+)?updates?|not\s+(?:been\s+)?updated|without\s+(?:an?\s+)?updates?|"
     r"(?:hasn't|haven't|has\s+not|have\s+not)\s+(?:been\s+updated|had\s+(?:an?\s+)?updates?)|"
-    r"not\s+had\s+(?:an?\s+)?updates?|stale|gone\s+quiet|gone\s+dark|quiet)\b"
+    r"not\s+had\s+(?:an?\s+)?updates?|stale|gone\s+quiet|gone\s+dark|quiet|"
+    # people late with their reporting: "who hasn't updated?", "who is behind on updates?"
+    r"(?:hasn't|haven't|has\s+not|have\s+not|not)\s+(?:updated|reported)|"
+    r"behind\s+(?:on|with)\s+(?:their\s+|the\s+|my\s+)?(?:updates?|reporting))\b"
 )
 _PERIOD = re.compile(
     r"\b(?:for|in|over|since)\s+(?:the\s+(?:last|past)\s+)?(?:(?P<n>\d{1,2}|a|an|one|two|three|"
