@@ -260,6 +260,8 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
     "change risk",
     rf"(?:(?:set|update|change|amend|adjust|bump|lower|raise|reduce|increase|drop|move)\s+)?"
     rf"(?:risk\s+)?{RID}\b\s*[:,\-–]?\s*(?P<body>\w.*)",
+    # "review R2 by end of January": the verb first, read as "R2 review by end of January"
+    rf"(?P<review>review)\s+(?:risk\s+)?{RID}\s+(?P<body>(?:by|on|in|at|before)\b.*)",
     group="Risks",
     examples=(
         "R2 likelihood 5",
@@ -273,6 +275,8 @@ async def add_risk(ctx: Context, match: re.Match[str]) -> Reply:
 )
 async def change_risk(ctx: Context, match: re.Match[str]) -> Reply | None:
     body = match.group("body").strip()
+    if match.groupdict().get("review"):
+        body = f"review {body}"
     if re.fullmatch(r"(?:is\s+)?(?:closed|close|reopen(?:ed)?|history|details?)\b.*", body, re.I):
         return None
     risk = ctx.repo.risk(match.group("rid"))
