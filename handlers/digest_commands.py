@@ -188,13 +188,16 @@ async def subscribe(ctx: Context, match: re.Match[str]) -> Reply:
     "unsubscribe",
     r"unsubscribe(?:\s+me)?(?:\s+from\s+(?:the\s+)?(?P<where>.+?)" + _SUFFIX + r")?",
     r"(?:unfollow|stop\s+following)\s+(?:the\s+)?(?P<where>.+?)" + _SUFFIX,
+    # "stop sending me digests", "no more digests please": everything subscribed to
+    r"(?:please\s+)?(?:stop\s+(?:sending\s+(?:me\s+)?)?(?:the\s+)?|no\s+more\s+)"
+    r"(?:weekly\s+)?digests?(?:\s+please)?",
     group=GROUP,
     examples=("unsubscribe from City Strategy", "unsubscribe"),
     summary="Stop getting a directorate's digest (or all you subscribed to).",
 )
 async def unsubscribe(ctx: Context, match: re.Match[str]) -> Reply:
     assert ctx.person is not None
-    where = match.group("where")
+    where = match.groupdict().get("where")  # "stop sending me digests" names none
     directorate_id = None
     if where and fold(where) not in ("all", "everything", "all digests"):
         found = _find(ctx, where)
@@ -220,6 +223,7 @@ async def unsubscribe(ctx: Context, match: re.Match[str]) -> Reply:
     r"when(?:'s|\s+is|\s+are|\s+will)\s+(?:the\s+|my\s+|our\s+)?next\s+digests?(?:\s+(?:be|go\s+out|due|sent))?",
     r"(?:when\s+)?next\s+digests?",
     r"digest\s+schedule",
+    r"who\s+(?:gets|receives|is\s+sent)\s+(?:the\s+)?(?:weekly\s+)?digests?\??",
     group=GROUP,
     examples=("when is the next digest?",),
     summary="When your digests, the strategy group's and the update reminders go out.",

@@ -123,3 +123,27 @@ def test_scripted_conversation_covering_every_command(tmp_path):
             position = found + len(fragment)
     misunderstood = result.stdout.count("I didn't understand")
     assert misunderstood == 1  # only the deliberate "wibble wobble"
+
+
+async def test_a_message_that_fails_unexpectedly_gets_sorry_and_the_session_goes_on(caplog):
+    """A bug in one command ended `python -m bot chat` with a traceback."""
+    import io
+    from types import SimpleNamespace
+
+    from bot.channels.console import run_console
+    from handlers.reply import Reply
+
+    class Tracker:
+        repo = SimpleNamespace(person=lambda _id: None)
+
+        async def handle(self, message):
+            if message.text == "boom":
+                raise IndexError("no such group")
+            return Reply(title=f"You said {message.text}")
+
+    out = io.StringIO()
+    code = await run_console(Tracker(), "tcarter", io.StringIO("boom\nsummary\n"), out)
+    assert code == 0
+    assert out.getvalue().startswith("Sorry, something went wrong on my side")
+    assert "You said summary" in out.getvalue()
+    assert any(r.exc_info for r in caplog.records)  # the traceback is logged, not lost

@@ -106,6 +106,15 @@ async def test_unsubscribe_from_one_or_all(chat):
     assert reply.title == "You weren't subscribed to any directorate's digest."
 
 
+@pytest.mark.parametrize("text", ["stop sending me digests", "no more digests please"])
+async def test_stop_sending_me_digests_is_unsubscribe(chat, text):
+    say, repo, _ = chat
+    await say("subscribe to City Strategy", as_="mkhan")
+    reply = await say(text, as_="mkhan")
+    assert reply.title == "Unsubscribed from the City Strategy digest."
+    assert repo.subscriptions() == {}
+
+
 async def test_subscriptions_are_not_undone_by_undo(chat):
     say, repo, _ = chat
     await say("update 1.1 64% scanning contract signed", as_="mkhan")
@@ -116,10 +125,11 @@ async def test_subscriptions_are_not_undone_by_undo(chat):
     assert repo.subscribers("city-strategy") == ["mkhan"]
 
 
-async def test_when_is_the_next_digest(chat):
+@pytest.mark.parametrize("question", ["when is the next digest?", "who gets the digests?"])
+async def test_when_is_the_next_digest(chat, question):
     say, _, _ = chat
     await say("subscribe to City Strategy", as_="mkhan")
-    reply = await say("when is the next digest?", as_="mkhan")
+    reply = await say(question, as_="mkhan")
     assert reply.title == "The next digests go out Mon 23 Nov at 09:00."
     [yours] = [s for s in reply.sections if s.heading == "Your digests"]
     assert [i.text for i in yours.items] == ["City Strategy: Mon 23 Nov at 09:00 — you subscribed"]

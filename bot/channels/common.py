@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from handlers.reply import Reply
+from handlers.reply import Kind, Reply
 
 BODY_TIMEOUT_SECONDS = 10.0  # from the end of the headers to the end of the body
 
@@ -42,6 +42,18 @@ async def read_body(request: web.Request, limit: int) -> bytes | web.Response:
     except TimeoutError:
         return web.Response(status=408, text="request body too slow")
     return b"".join(chunks)
+
+
+def sorry() -> Reply:
+    """What every channel says when handling a message failed in a way nobody foresaw (the
+    traceback goes to the log): the same words in the console, Slack and Teams."""
+    return Reply(
+        lines=[
+            "Sorry, something went wrong on my side while handling that. Please try again; "
+            "if it keeps happening, tell the strategy administrator."
+        ],
+        kind=Kind.ERROR,
+    )
 
 
 class Undeliverable(RuntimeError):

@@ -2,17 +2,23 @@
 
 At a terminal it prompts; otherwise it reads one message per line, prints each reply
 followed by a blank line, and exits at end of input, so a conversation can be a file.
+A message whose handling fails unexpectedly gets the channels' one "Sorry" (the
+traceback goes to the log, on stderr) and the session carries on, as in Slack and Teams.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from typing import TextIO
 
+from bot.channels.common import sorry
 from handlers.front_door import FrontDoor
 from handlers.message import IncomingMessage, Sender
 from handlers.reply import Reply
+
+log = logging.getLogger(__name__)
 
 
 def render(reply: Reply) -> str:
@@ -46,7 +52,11 @@ async def run_console(
             sender=Sender(channel="console", person_id=person_id),
             message_id=f"console-{count}",
         )
-        reply = await tracker.handle(message)
+        try:
+            reply = await tracker.handle(message)
+        except Exception:
+            log.exception("console message %d failed", count)
+            reply = sorry()
         stdout.write(render(reply) + "\n\n")
         stdout.flush()
     if interactive:

@@ -63,10 +63,10 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
-from bot.channels.common import Undeliverable, read_body, recorded_before_restart
+from bot.channels.common import Undeliverable, read_body, recorded_before_restart, sorry
 from bot.logs import RateLimitedLogger
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
-from handlers.reply import Kind, Reply
+from handlers.reply import Reply
 from storage.inbox import Inbox, Item
 from storage.repository import Repository
 
@@ -383,7 +383,7 @@ class SlackChannel:
         except Exception:
             log.exception("Slack message %s/%s failed", channel, ts)
             with contextlib.suppress(Exception):
-                await self.post(channel, _sorry(), thread_ts=thread)
+                await self.post(channel, sorry(), thread_ts=thread)
 
     async def _on_slash(self, form: Mapping[str, str]) -> None:
         user, channel = form.get("user_id", ""), form.get("channel_id")
@@ -403,7 +403,7 @@ class SlackChannel:
             )
         except Exception:
             log.exception("Slack command from %s failed", user)
-            reply = _sorry()
+            reply = sorry()
         await self.respond(response_url, reply, user=user)
 
     async def _ask(
@@ -586,13 +586,3 @@ def _is_ssl_check(request: web.Request, body: bytes) -> bool:
     return request.headers.get("Content-Type", "").startswith(
         "application/x-www-form-urlencoded"
     ) and parse_qs(body.decode("utf-8", "replace")).get("ssl_check") == ["1"]
-
-
-def _sorry() -> Reply:
-    return Reply(
-        lines=[
-            "Sorry, something went wrong on my side while handling that. Please try "
-            "again; if it keeps happening, tell the strategy administrator."
-        ],
-        kind=Kind.ERROR,
-    )

@@ -64,6 +64,7 @@ from bot.channels.common import (
     is_loopback_url,
     read_body,
     recorded_before_restart,
+    sorry,
     teams_conversation_key,
     teams_email_key,
     teams_user_key,
@@ -78,7 +79,7 @@ from bot.channels.teams_auth import (
     quicken_msrest_serializer,
 )
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
-from handlers.reply import Kind, Reply
+from handlers.reply import Reply
 from storage.inbox import Inbox, Item
 from storage.repository import Repository
 
@@ -564,7 +565,7 @@ class TeamsChannel:
         log.error("Teams turn failed", exc_info=error)
         if turn_context.activity and turn_context.activity.type == ActivityTypes.message:
             try:
-                await self._call(turn_context.send_activity(to_activity(SORRY)))
+                await self._call(turn_context.send_activity(to_activity(sorry())))
             except Exception as failure:  # the connector itself may be what failed
                 log.warning("could not tell the Teams user about the failure: %s", failure)
 
@@ -633,15 +634,6 @@ class StrategyBot(ActivityHandler):
 
     async def on_installation_update_add(self, turn_context: TurnContext) -> None:
         await self.channel.remember(turn_context)
-
-
-SORRY = Reply(
-    lines=[
-        "Sorry, something went wrong on my side while handling that. Please try again; "
-        "if it keeps happening, tell the strategy administrator."
-    ],
-    kind=Kind.ERROR,
-)
 
 
 def to_activity(reply: Reply) -> Activity:
