@@ -126,7 +126,7 @@ def sign_in_link(secret: bytes, base_url: str, person: str, now: datetime) -> st
     r"(?:where(?:'s| is) |how do i (?:get to|open|see|find|use) )(?:the |my )?dashboard\??",
     group="Questions",
     examples=("dashboard",),
-    summary="a personal link to the read-only web dashboard, valid 12 hours",
+    summary="A personal link to the read-only web dashboard, valid for 12 hours.",
 )
 async def dashboard_link(ctx: Context, match: object) -> Reply | None:
     if ctx.person is None:
