@@ -167,7 +167,8 @@ _NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
 PERCENT_RE = re.compile(
     r"(?<![\w.])(?:(?:approx(?:imately|\.)?|about|around|roughly|circa|nearly|almost|c\.|ca\.|~|"
     r"just\s+(?:over|under))\s*)?"
-    rf"(?P<num>{_NUMBER})\s*(?:%|pc\b|percent\b|per\s*cent\b)"
+    # "90ish%", "90%-ish", "90% ish": about 90, as "about 90%" is
+    rf"(?P<num>{_NUMBER})(?:\s*-?\s*ish)?\s*(?:%|pc\b|percent\b|per\s*cent\b)(?:\s*-?\s*ish\b)?"
     r"(?:\s+(?P<suffix>complete|completed|done|through|finished|there|in|achieved))?",
     re.IGNORECASE,
 )
