@@ -118,6 +118,15 @@ _RAG_EMOJI_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _RAG_EMOJI.items
 _IDIOMS = re.compile(r"\bdone\s+(?:and|&|n)\s+dusted\b", re.IGNORECASE)
 
 
+# A bare figure straight after the word "progress" is a percentage ("progress 85",
+# "progress: 85", "progress now at 85"), unless something follows that it counts ("85 sites").
+_PROGRESS_FIGURE = re.compile(
+    r"(?P<lead>\bprogress(?:\s*[:=-]\s*|\s+(?:is\s+|now\s+|currently\s+){0,2}(?:at\s+)?))"
+    r"(?P<n>\d{1,3})(?=\s*(?:$|[,;.!)\-–—]|\s(?:and|but|with|as|so)\b))",
+    re.IGNORECASE,
+)
+
+
 def _number(match: re.Match[str]) -> str:
     if match.group("hundred"):
         return "100"
@@ -134,6 +143,7 @@ def normalise(text: str) -> str:
     percentage is never left unread in the note."""
     text = _LEADING_MENTION.sub("", text)
     text = _WORD_PERCENT.sub(_number, text)
+    text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%
     text = _IDIOMS.sub("done", text)
     text = _RAG_EMOJI_RE.sub(lambda m: f" {m.lastgroup}, ", text)  # a status, not "red tape"
     text = re.sub(r"\b(red|amber|green)\s+\1,", r"\1,", text, flags=re.IGNORECASE)
@@ -168,7 +178,7 @@ PERCENT_RE = re.compile(
     r"(?<![\w.])(?:(?:approx(?:imately|\.)?|about|around|roughly|circa|nearly|almost|c\.|ca\.|~|"
     r"just\s+(?:over|under))\s*)?"
     # "90ish%", "90%-ish", "90% ish": about 90, as "about 90%" is
-    rf"(?P<num>{_NUMBER})(?:\s*-?\s*ish)?\s*(?:%|pc\b|percent\b|per\s*cent\b)(?:\s*-?\s*ish\b)?"
+    rf"(?P<num>{_NUMBER})(?:\s*-?\s*ish)?\s*(?:%|pct\b|pc\b|percent\b|per\s*cent\b)(?:\s*-?\s*ish\b)?"
     r"(?:\s+(?P<suffix>complete|completed|done|through|finished|there|in|achieved))?",
     re.IGNORECASE,
 )
