@@ -127,6 +127,15 @@ _PROGRESS_FIGURE = re.compile(
 )
 
 
+# A RAG rating given as a letter or as blue (BRAG's "complete"): "RAG: A", "RAG status G",
+# "RAG blue". Capital letters only, so "rag a" in passing is not a rating.
+_RAG_RATING = re.compile(
+    r"(?P<lead>\b(?i:rag|b?rag\s+status|rating)\s*(?:[:=-]\s*|(?i:is|now)\s+)?)"
+    r"(?P<c>[RAGB]|(?i:blue))\b(?![’'.]\w)"
+)
+_RAG_WORDS = {"r": "red", "a": "amber", "g": "green", "b": "achieved", "blue": "achieved"}
+
+
 def _number(match: re.Match[str]) -> str:
     if match.group("hundred"):
         return "100"
@@ -144,6 +153,7 @@ def normalise(text: str) -> str:
     text = _LEADING_MENTION.sub("", text)
     text = _WORD_PERCENT.sub(_number, text)
     text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%
+    text = _RAG_RATING.sub(lambda m: m.group("lead") + _RAG_WORDS[m.group("c").lower()], text)
     text = _IDIOMS.sub("done", text)
     text = _RAG_EMOJI_RE.sub(lambda m: f" {m.lastgroup}, ", text)  # a status, not "red tape"
     text = re.sub(r"\b(red|amber|green)\s+\1,", r"\1,", text, flags=re.IGNORECASE)
