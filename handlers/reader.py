@@ -108,11 +108,13 @@ _RISK_STATUS = re.compile(
     r"^\s*(?:(?:status|details|info)\s+(?:of|on|for)?\s*)?(r\d{1,3})\s*(?:status|details|info|score)?\s*\??\s*$",
     re.IGNORECASE,
 )  # "R2 status", "status of R2": the risk's card
-# RAG emoji as Slack writes them (`:red_circle:`) or as typed (🔴): the colour's word.
+# RAG emoji as Slack writes them (`:red_circle:`) or as typed (🔴): the colour's word
+# (blue, BRAG's complete: achieved).
 _RAG_EMOJI = {
     "red": r":(?:large_)?red_circle:|🔴",
     "amber": r":(?:large_)?(?:orange|yellow)_circle:|🟠|🟡",
     "green": r":(?:large_)?green_circle:|🟢",
+    "achieved": r":(?:large_)?blue_circle:|🔵",  # blue: complete, as the bot's own replies show it
 }
 _RAG_EMOJI_RE = re.compile("|".join(f"(?P<{k}>{v})" for k, v in _RAG_EMOJI.items()))
 _IDIOMS = re.compile(r"\bdone\s+(?:and|&|n)\s+dusted\b", re.IGNORECASE)
