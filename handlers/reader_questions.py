@@ -41,6 +41,7 @@ QUESTION = re.compile(
     r"\bobjectives\b|\btheme\b|\brisks\b|\b(?:at\s+risk|overdue|off\s+track)$",
     re.IGNORECASE,
 )
+_NOT_YET_ACHIEVED = set(Status) - {Status.ACHIEVED, Status.DROPPED}
 _STATUS_FILTERS = (
     (
         r"\b(?:behind(?!\s+(?:on|with)\s+(?:their\s+|the\s+|my\s+)?(?:updates?|reporting))|"
@@ -51,7 +52,12 @@ _STATUS_FILTERS = (
     (r"\b(?:off\s+track|red)\b", {Status.OFF_TRACK}),
     (r"\b(?:on\s+track|green)\b", {Status.ON_TRACK}),
     (r"\b(?:not\s+started|hasn't\s+started|haven't\s+started|not\s+begun)\b", {Status.NOT_STARTED}),
-    (r"\b(?:achieved|done|complete[d]?|delivered)\b", {Status.ACHIEVED}),
+    (r"(?<!not\s)(?<!not\syet\s)\b(?:achieved|done|complete[d]?|delivered)\b", {Status.ACHIEVED}),
+    (  # everything not yet delivered: "what's outstanding for Resources?"
+        r"\b(?:outstanding|incomplete|still\s+(?:open|to\s+do|to\s+deliver)|"
+        r"not\s+(?:yet\s+)?(?:done|achieved|complete[d]?|delivered))\b",
+        _NOT_YET_ACHIEVED,
+    ),
 )
 _GENERIC_PLACE = {"services", "service", "and", "of", "the", "strategy", "learning", "culture"}
 
@@ -280,7 +286,9 @@ def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
         labels.append(f"owned by {q.person.name}")
     if q.statuses:
         found = [o for o in found if o.status in q.statuses]
-        labels.insert(0, " or ".join(s.value for s in sorted(q.statuses, key=STATUS_ORDER.index)))
+        statuses = sorted(q.statuses, key=STATUS_ORDER.index)
+        wanted = "not yet achieved" if q.statuses == _NOT_YET_ACHIEVED else None
+        labels.insert(0, wanted or " or ".join(s.value for s in statuses))
     if q.overdue:
         found = [o for o in found if o.is_overdue(ctx.today)]
         labels.insert(0, "overdue")
