@@ -152,6 +152,10 @@ def normalise(text: str) -> str:
 
     Percentages in words become figures ("ninety percent" -> "90 percent"), so a
     percentage is never left unread in the note."""
+    # Runs of spaces first: several patterns below try each split of a long run, which
+    # costs seconds at 12,000 spaces (the FrontDoor collapses them already; this keeps
+    # normalise linear for any caller).
+    text = " ".join(text.split())
     text = _LEADING_MENTION.sub("", text)
     text = _WORD_PERCENT.sub(_number, text)
     text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%
@@ -189,8 +193,8 @@ _NUMBER = r"[-+−]?\d+(?:[.,]\d+)?(?:e[-+]?\d+)?"
 PERCENT_RE = re.compile(
     r"(?<![\w.])(?:(?:approx(?:imately|\.)?|about|around|roughly|circa|nearly|almost|c\.|ca\.|~|"
     r"just\s+(?:over|under))\s*)?"
-    # "90ish%", "90%-ish", "90% ish": about 90, as "about 90%" is
-    rf"(?P<num>{_NUMBER})(?:\s*-?\s*ish)?\s*(?:%|pct\b|pc\b|percent\b|per\s*cent\b)(?:\s*-?\s*ish\b)?"
+    # "90ish%", "90%-ish", "90% ish": about 90, as "about 90%" is (single spaces: bounded)
+    rf"(?P<num>{_NUMBER})(?:\s?-?\s?ish)?\s*(?:%|pct\b|pc\b|percent\b|per\s*cent\b)(?:\s?-?\s?ish\b)?"
     r"(?:\s+(?P<suffix>complete|completed|done|through|finished|there|in|achieved))?",
     re.IGNORECASE,
 )
