@@ -286,9 +286,7 @@ def _objectives(ctx: Context, q: Question) -> tuple[list[Objective], str]:
         labels.append(f"owned by {q.person.name}")
     if q.statuses:
         found = [o for o in found if o.status in q.statuses]
-        statuses = sorted(q.statuses, key=STATUS_ORDER.index)
-        wanted = "not yet achieved" if q.statuses == _NOT_YET_ACHIEVED else None
-        labels.insert(0, wanted or " or ".join(s.value for s in statuses))
+        labels.insert(0, _status_label(q.statuses))
     if q.overdue:
         found = [o for o in found if o.is_overdue(ctx.today)]
         labels.insert(0, "overdue")
@@ -364,6 +362,32 @@ def _about_objective(ctx: Context, q: Question, o: Objective) -> Reply:
     return objective_reply(ctx, o)
 
 
+def _status_label(statuses: set[Status]) -> str:
+    if statuses == _NOT_YET_ACHIEVED:
+        return "not yet achieved"
+    return " or ".join(s.value for s in sorted(statuses, key=STATUS_ORDER.index))
+
+
+def _percent_answer(ctx: Context, q: Question) -> Reply:
+    """The share in the statuses asked about ("what % are on track?"), else % achieved."""
+    base, label = _objectives(ctx, q)
+    counts = tally(base)
+    asked: set[Status] = set()
+    for pattern, statuses in _STATUS_FILTERS:
+        if re.search(pattern, q.text):
+            asked |= statuses
+    if not asked or not base or asked == {Status.ACHIEVED}:
+        return Reply(title=counts.achievement().capitalize() + ".", lines=[counts.headline()])
+    named = _status_label(asked)
+    share = sum(1 for o in base if o.status in asked)
+    scope = f" ({label})" if label else ""
+    return Reply(
+        title=f"{round(100 * share / len(base))}% are {named}: {share} of the {len(base)} "
+        f"objectives{scope}.",
+        lines=[counts.headline()],
+    )
+
+
 def answer(ctx: Context, q: Question) -> Reply:
     if q.wants == "summary":
         return summary_reply(ctx)
@@ -372,8 +396,7 @@ def answer(ctx: Context, q: Question) -> Reply:
     if q.risks:
         return _risks(ctx, q)
     if q.wants == "percent":
-        counts = tally(_objectives(ctx, q)[0])
-        return Reply(title=counts.achievement().capitalize() + ".", lines=[counts.headline()])
+        return _percent_answer(ctx, q)
     try:
         found, label = _objectives(ctx, q)
     except DateNotUnderstood as error:
