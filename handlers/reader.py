@@ -310,7 +310,8 @@ _CONNECTIVE = re.compile(
     re.IGNORECASE,
 )
 UPDATE_VERB = re.compile(
-    r"^(?:update|progress|report|status\s+update|progress\s+update|quick\s+update|"
+    # "report on 3.2: ..." reports progress; "report for scrutiny" asks for the committee report
+    r"^(?:update|progress|report(?!\s+(?:for|to)\b)|status\s+update|progress\s+update|quick\s+update|"
     r"latest|news)\s*(?:on|for|re|about)?\b\s*(?::|-|–)?\s*",
     re.IGNORECASE,
 )
@@ -1177,11 +1178,7 @@ _OTHER_COMMANDS = re.compile(
     r"^(?:\S+\s+)?(?:owner|owned\s+by|history|audit|log)\b(?!.*%)|^\s*(?:risk\b|r\d)|"
     # "3.2 risk: supplier may go bust, likelihood 3 impact 4" logs a risk, never a note
     r"^(?:objective\s+)?\d{1,2}\.\d{1,3}\s*(?:new\s+)?risk\b|\blikelihood\b.*\bimpact\b|"
-    r"\bL[1-5]\s*I[1-5]\b|"
-    # "report for scrutiny as a word document" asks for the committee report, not an
-    # update to the objective whose title has "document" in it
-    r"^(?:\w+\s+){0,3}report\s+(?:for|to)\s.*\b(?:as|in)\s+(?:an?\s+)?(?:word|docx|html|web|pdf)"
-    r"(?:\s+(?:file|document))?\s*$",
+    r"\bL[1-5]\s*I[1-5]\b",
     re.IGNORECASE,
 )
 
