@@ -34,6 +34,7 @@ titles (a few dozen strings), so reading is independent of how many updates are 
 
 from __future__ import annotations
 
+import functools
 import re
 from calendar import monthrange
 from dataclasses import dataclass, field
@@ -147,6 +148,9 @@ def _number(match: re.Match[str]) -> str:
     return str(_TENS[match.group("tens").lower()] + (_UNITS[unit.lower()] if unit else 0))
 
 
+_RAG_TWICE = re.compile(r"\b(red|amber|green)\s+\1,", re.IGNORECASE)
+
+
 def normalise(text: str) -> str:
     """One spelling for the rest of the bot; the officer's own text stays in the audit.
 
@@ -162,7 +166,7 @@ def normalise(text: str) -> str:
     text = _RAG_RATING.sub(lambda m: m.group("lead") + _RAG_WORDS[m.group("c").lower()], text)
     text = _IDIOMS.sub("done", text)
     text = _RAG_EMOJI_RE.sub(lambda m: f" {m.lastgroup}, ", text)  # a status, not "red tape"
-    text = re.sub(r"\b(red|amber|green)\s+\1,", r"\1,", text, flags=re.IGNORECASE)
+    text = _RAG_TWICE.sub(r"\1,", text)
     text = _RISK_STATUS.sub(r"show \1", text)
     text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
@@ -373,6 +377,7 @@ def _percent(raw: str) -> float | None:
         return None
 
 
+@functools.lru_cache(maxsize=4096)
 def _typo_status(word_text: str) -> Status | None:
     """A status word within one edit (insert, delete, swap, replace): 'compelte', 'ambre'."""
     folded = word_text.lower()
@@ -384,6 +389,11 @@ def _typo_status(word_text: str) -> Status | None:
     return None
 
 
+_QUALIFIER_WORD_RE = re.compile(_QUALIFIER_WORD, re.IGNORECASE)
+_ONE_OR_TWO_WORDS = re.compile(r"([a-z]+)(\s+[a-z]+)?", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=4096)
 def _leading_status(rest: str) -> tuple[Status, int, int] | None:
     """A status at the start of `rest` (after qualifiers), exact or one edit away."""
     offset = 0
@@ -391,12 +401,12 @@ def _leading_status(rest: str) -> tuple[Status, int, int] | None:
         exact = _STATUS_RE.match(rest, offset)
         if exact:
             return _SYNONYMS[exact.group(1).lower()], offset, exact.end()
-        qualifier = re.match(_QUALIFIER_WORD, rest[offset:], re.IGNORECASE)
+        qualifier = _QUALIFIER_WORD_RE.match(rest, offset)
         if not qualifier:
             break
-        offset += qualifier.end()
+        offset = qualifier.end()
     tail = rest[offset:]
-    words = re.match(r"([a-z]+)(\s+[a-z]+)?", tail, re.IGNORECASE)
+    words = _ONE_OR_TWO_WORDS.match(tail)
     if not words:
         return None
     if words.group(2):
@@ -425,6 +435,9 @@ _DATE_NOUNS = frozenset(
 )
 
 
+_PUNCTUATION = re.compile(r"[,;:.\-–—|]")
+
+
 def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") -> bool:
     """Is a field at `pos` where officers put fields: before the reference (the command
     words), in the run of fields right after it, or at the start of its own clause?
@@ -438,7 +451,7 @@ def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") 
     left = [w for w in unnamed if fold(w) not in naming]
     if not left:
         return True
-    rest = " ".join(re.sub(r"[,;:.\-–—|]", " ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
+    rest = " ".join(_PUNCTUATION.sub(" ", PERCENT_RE.sub(" ", body[ref_end:pos])).split())
     typo = _leading_status(rest) if len(rest.split()) <= 3 else None
     if typo and not rest[typo[2] :].strip():
         return True
@@ -472,13 +485,16 @@ _DATE_END = re.compile(
 )
 
 
+_WORD = re.compile(r"\S+")
+
+
 def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDate, int] | None:
     """The longest prefix of text[start:end] that the date reader accepts.
 
     Only prefixes ending in a word a date can end with are tried (at most two), because
     each attempt may reach dateparser, which costs a millisecond or more.
     """
-    words = list(re.finditer(r"\S+", text[start:end]))
+    words = list(_WORD.finditer(text, start, end))
     tried = 0
     for count in range(len(words), 0, -1):
         if count < len(words) and not _DATE_END.fullmatch(words[count - 1].group(0)):
@@ -486,7 +502,7 @@ def _read_date(text: str, start: int, end: int, ctx: Context) -> tuple[ParsedDat
         tried += 1
         if tried > 2:
             break
-        stop = start + words[count - 1].end()
+        stop = words[count - 1].end()
         try:
             return parse_due_date(text[start:stop].strip(" ,.;:"), ctx.now, ctx.calendar), stop
         except DateNotUnderstood:
@@ -619,18 +635,24 @@ def read_fields(reading: Reading, body: str, ctx: Context, ref_start: int, ref_e
     _ask_if_note_ends_in_status(reading, scan.oid)
 
 
+_BARE_NUMBER = re.compile(r"[\s:,\-–—]*(\d{1,3})[\s.!]*")
+
+
 def _ask_bare_number(reading: Reading, scan: _Scan) -> None:
     """`3.2 40` or `update 3.2 - 40`: probably a percentage, but asked, never guessed."""
-    bare = re.fullmatch(r"[\s:,\-–—]*(\d{1,3})[\s.!]*", scan.body[scan.ref_end :])
+    bare = _BARE_NUMBER.fullmatch(scan.body, scan.ref_end)
     if bare and not scan.body[: scan.ref_start].strip(" :,-"):
         reading.ask_back(
             f"Did you mean {bare.group(1)}%? Say `update {scan.oid} {bare.group(1)}%` to record it."
         )
 
 
+_PERCENT_RANGE = re.compile(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", re.I)
+
+
 def _ask_percent_range(reading: Reading, scan: _Scan) -> None:
     """`60-70%` is two figures: asked back."""
-    rng = re.search(r"\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*(?:%|percent)", scan.body, re.I)
+    rng = _PERCENT_RANGE.search(scan.body)
     if rng:
         reading.ask_back(
             f"Is {scan.oid} at {rng.group(1)}% or {rng.group(2)}%? Send one figure, e.g. "
@@ -715,6 +737,9 @@ _STARTS_DATEISH = re.compile(
 )
 _STRONG_DATE_VERB = re.compile(r"(?:new\s+)?(?:due|dead|target|go|completion|end)", re.I)
 _YEAR_END = re.compile(r"\byear[\s-]?end\b", re.IGNORECASE)
+_WHICH_YEAR = re.compile(r"financial|calendar", re.IGNORECASE)
+_TO_NEXT = re.compile(r"\s*to\b", re.IGNORECASE)
+_TIME_WORD = re.compile(r"\b(?:in|next|end|week|month|quarter|year|today|tomorrow)\b", re.I)
 
 
 def _read_dates(reading: Reading, scan: _Scan) -> None:
@@ -750,7 +775,7 @@ def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> No
     body, verb = scan.body, match.group("verb").lower()
     if not scan.spans.free(match.start("verb"), match.end("verb")):
         return
-    reason = verb.startswith("due") and re.match(r"\s*to\b", body[match.end("verb") :], re.I)
+    reason = verb.startswith("due") and _TO_NEXT.match(body, match.end("verb"))
     if reason and not _DATEISH.search(match.group("date")):
         return  # "due to supplier delays" is a reason, not a date
     start, end = _date_span(body, match.start("date"))
@@ -771,9 +796,7 @@ def _read_date_phrase(reading: Reading, scan: _Scan, match: re.Match[str]) -> No
     if not scan.placed(match.start("verb")) or not starts_dateish:
         _name_unplaced_date(reading, scan, match, (start, end), starts_dateish)
         return
-    if _YEAR_END.search(body[start:end]) and not re.search(
-        r"financial|calendar", body[start:end], re.I
-    ):
+    if _YEAR_END.search(body[start:end]) and not _WHICH_YEAR.search(body, start, end):
         reading.problem = f"Which year end do you mean for {scan.oid}?"
         reading.problem_lines = [
             f"Say `{scan.oid} due end of the financial year` (31 March) or "
@@ -813,9 +836,7 @@ def _take_date(
         and not _DATEISH.search(body[start:stop])
     ):
         return
-    if not _DATEISH.search(body[start:stop]) and not re.search(
-        r"\b(?:in|next|end|week|month|quarter|year|today|tomorrow)\b", body[start:stop], re.I
-    ):
+    if not _DATEISH.search(body[start:stop]) and not _TIME_WORD.search(body[start:stop]):
         return
     if reading.due is not None and parsed.value != reading.due.value:
         reading.problem = (
@@ -1011,10 +1032,13 @@ def _leading_status_run(reading: Reading, body: str, spans: _Spans, position: in
         position += end
 
 
+_OR_AND_TO = re.compile(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?")
+
+
 def _ask_two_statuses(reading: Reading, status: Status, chunk: str, end: int) -> bool:
     """`amber/red`, `on track or at risk`: two statuses side by side are asked back."""
-    other = re.match(r"[\s/,&]*(?:or\s+|and\s+|to\s+)?", chunk[end:])
-    second = _STATUS_RE.match(chunk, end + (other.end() if other else 0))
+    other = _OR_AND_TO.match(chunk, end)
+    second = _STATUS_RE.match(chunk, other.end() if other else end)
     if not second or _SYNONYMS[second.group(1).lower()] is status:
         return False
     reading.ask_back(
@@ -1057,11 +1081,16 @@ def _not_yet(body: str, start: int, end: int) -> bool:
     return bool(_FORECAST_AFTER.match(body, end) or _EXCEPT_AFTER.match(body, end))
 
 
+_CLAUSE_BREAK_BEFORE = re.compile(r"(?:[,;:.!?]|\s[-–—]|\band)\s*$")
+_SLIPPED = re.compile(r"\b(slipping|slipped|delayed|deferred)\b", re.I)
+_UNTIL = re.compile(r"\s+(?:to|until|till)\b", re.I)
+
+
 def _introduced_status(reading: Reading, body: str, spans: _Spans) -> None:
     """A status introduced by a qualifier at the start of a clause: `..., now amber`."""
     for match in _INTRO_STATUS.finditer(body):
-        clause_start = not body[: match.start()].strip() or re.search(
-            r"(?:[,;:.!?]|\s[-–—]|\band)\s*$", body[: match.start()]
+        clause_start = not body[: match.start()].strip() or _CLAUSE_BREAK_BEFORE.search(
+            body, 0, match.start()
         )
         if _not_yet(body, match.start(1), match.end(1)):
             continue
@@ -1076,10 +1105,8 @@ def _introduced_status(reading: Reading, body: str, spans: _Spans) -> None:
 
 def _status_verb_before_date(reading: Reading, body: str, spans: _Spans) -> None:
     """A status word used as the verb before a date ("slipping to end of May")."""
-    for match in re.finditer(r"\b(slipping|slipped|delayed|deferred)\b", body, re.I):
-        if spans.free(match.start(), match.end()) and re.match(
-            r"\s+(?:to|until|till)\b", body[match.end() :], re.I
-        ):
+    for match in _SLIPPED.finditer(body):
+        if spans.free(match.start(), match.end()) and _UNTIL.match(body, match.end()):
             word = match.group(1).lower()
             reading.status = _SYNONYMS.get(word, Status.AT_RISK)
             spans.take(match.start(), match.end())
@@ -1088,6 +1115,9 @@ def _status_verb_before_date(reading: Reading, body: str, spans: _Spans) -> None
 
 
 _AROUND_DATE = r"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?{word}(?:\s+\d{{4}})?"
+
+
+_A_DAY = re.compile(r"\w+day|tomorrow", re.IGNORECASE)
 
 
 def _exact_date_hints(reading: Reading, scan: _Scan) -> None:
@@ -1099,7 +1129,7 @@ def _exact_date_hints(reading: Reading, scan: _Scan) -> None:
         for match in _DATEISH.finditer(words):
             around = re.search(_AROUND_DATE.format(word=re.escape(match.group(0))), words)
             phrase = around.group(0) if around else match.group(0)
-            if re.fullmatch(r"\w+day|tomorrow", phrase, re.IGNORECASE):
+            if _A_DAY.fullmatch(phrase):
                 continue  # "from Monday": which Monday is for the officer to say
             try:
                 parsed = parse_due_date(phrase, scan.ctx.now, scan.ctx.calendar)
@@ -1107,6 +1137,9 @@ def _exact_date_hints(reading: Reading, scan: _Scan) -> None:
                 continue
             reading.not_applied[i] = (words, f"{scan.oid} due {format_date(parsed.value)}")
             break
+
+
+_CLAUSES = re.compile(r"\s*[,;|.]\s*|\s+[-–—]\s+")
 
 
 def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
@@ -1123,7 +1156,7 @@ def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
         status = _SYNONYMS[word.lower()]
         if reading.status is None or reading.status is not status:
             reading.not_applied.append((f"“{word}”", _apply_hint(oid, "status", status.value)))
-    for clause in re.split(r"\s*[,;|.]\s*|\s+[-–—]\s+", note):
+    for clause in _CLAUSES.split(note):
         typo = _leading_status(clause) if 1 <= len(clause.split()) <= 2 else None
         if typo and typo[2] == len(clause) and not _STATUS_RE.fullmatch(clause):
             # "...; of track; ..." in a later clause: a misspelt status, named
@@ -1143,22 +1176,25 @@ _TRAILING = re.compile(
 _BRACKETS = re.compile(r"\(\s*\)|\[\s*\]")
 
 
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"\s+([,;:.!?])")
+_PUNCTUATION_RUN = re.compile(r"([,;:])(?:\s*[,;:])+")
+_DANGLING_WORD = re.compile(
+    r"(?:^|[\s,;:\-–—/|]+)(?:and|but|so|with|to|by|at|is|now|still|please|pls|thanks)$", re.I
+)
+_CLOSING_EMOJI = re.compile(r":[\w+-]+:$")
+
+
 def _tidy_note(note: str) -> str:
     """No orphaned punctuation or connectives at the start, none dangling at the end."""
     note = _BRACKETS.sub("", note)
-    note = re.sub(r"\s+([,;:.!?])", r"\1", note)
-    note = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", note)
+    note = _SPACE_BEFORE_PUNCTUATION.sub(r"\1", note)
+    note = _PUNCTUATION_RUN.sub(r"\1", note)
     previous = None
     while previous != note:
         previous = note
         note = _CONNECTIVE.sub("", note).strip()
-        note = re.sub(
-            r"(?:^|[\s,;:\-–—/|]+)(?:and|but|so|with|to|by|at|is|now|still|please|pls|thanks)$",
-            "",
-            note,
-            flags=re.I,
-        )
-        if not re.search(r":[\w+-]+:$", note):  # keep a closing :emoji: whole
+        note = _DANGLING_WORD.sub("", note)
+        if not _CLOSING_EMOJI.search(note):  # keep a closing :emoji: whole
             note = _TRAILING.sub("", note)
     if note.endswith(".") and not note.endswith(".."):
         note = note[:-1]  # a closing full stop, not an ellipsis
@@ -1275,6 +1311,9 @@ def _form_kind(label: str) -> str:
     return "objective" if label == "objective" else "due"
 
 
+_UP_TO_3_DIGITS = re.compile(r"\d{1,3}")
+
+
 def unform(text: str) -> str:
     """A filled-in template (`Status: Amber - Progress: 45% - Revised date: 26/02/2027 -
     Commentary: ...`, often pasted from Teams with its line breaks gone) as the one-line
@@ -1298,7 +1337,7 @@ def unform(text: str) -> str:
         text[: labels[0].start()],
     ).strip(" :-")
     progress = values.get("progress", "")
-    if re.fullmatch(r"\d{1,3}", progress):
+    if _UP_TO_3_DIGITS.fullmatch(progress):
         progress += "%"
     fields = [
         values.get("status", ""),
@@ -1353,6 +1392,10 @@ def _ask_if_only_a_promise(reading: Reading, before: str) -> None:
         )
 
 
+_LATEST_OR_NEWS = re.compile(r"latest|news", re.IGNORECASE)
+_COMMAND_WORD = re.compile(r"\b(?:update|progress|report|record|mark|set)\b", re.I)
+
+
 def read(ctx: Context, text: str) -> Reading:
     """References, fields and the winning intent for one normalised message."""
     text = unform(text)
@@ -1364,9 +1407,7 @@ def read(ctx: Context, text: str) -> Reading:
     if verb and verb.end():
         # "latest on 5.1" asks; "latest on 5.1: 70%" reports (its fields make it a change).
         # "update on 1.1?" asks too.
-        reading.explicit_verb = not (
-            re.match(r"latest|news", text, re.IGNORECASE) or text.rstrip().endswith("?")
-        )
+        reading.explicit_verb = not (_LATEST_OR_NEWS.match(text) or text.rstrip().endswith("?"))
         body_start = verb.end()
     ident = OID_RE.search(text)
     if ident and not _QUESTION_START.match(text[: ident.start()].strip() or "x"):
@@ -1377,9 +1418,7 @@ def read(ctx: Context, text: str) -> Reading:
         start, end = ident.start(), ident.end()
         _ask_if_several(ctx, reading, text, ident.group(1))
         asked = text.rstrip().endswith("?")
-        if not asked and re.search(
-            r"\b(?:update|progress|report|record|mark|set)\b", text[:start], re.I
-        ):
+        if not asked and _COMMAND_WORD.search(text, 0, start):
             reading.explicit_verb = True
     else:
         found = find_objective_in_text(ctx.repo, text[body_start:])

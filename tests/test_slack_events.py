@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from bot.channels.common import Undeliverable
 from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
 from handlers.front_door import FrontDoor
@@ -379,3 +380,39 @@ async def test_slash_command_charts_go_to_the_users_dm_not_the_channel(tmp_path)
         await client.close()
         await api.close()
         repo.close()
+
+
+# --- posting the reply (bot/channels/slack_post.py) ------------------------------------------
+async def test_a_rate_limited_reply_is_posted_after_slacks_retry_after(slack):
+    slack.api.throttled["chat.postMessage"] = 2  # Slack's 429, twice
+    await slack.post(slack_event(mention(MO, "who owns 3.2?", ts="1700.31")))
+    await slack.channel.drain()
+    tries = slack.api.of("chat.postMessage")
+    assert len(tries) == 3 and tries[-1]["thread_ts"] == "1700.31"
+    assert "3.2" in tries[-1]["text"]
+    assert slack.channel.inbox.idle  # finished, not left for a retry at the next start
+
+
+async def test_a_dropped_connection_to_slack_is_retried_once(slack):
+    slack.api.dropped["chat.postMessage"] = 1
+    await slack.post(slack_event(mention(MO, "who owns 3.2?", ts="1700.32")))
+    await slack.channel.drain()
+    assert len(slack.api.of("chat.postMessage")) == 2  # the dropped one, then the reply
+
+
+async def test_a_reply_slack_refuses_says_why_and_never_shows_the_token(slack):
+    reply = Reply(title="hi")
+    slack.api.failures["chat.postMessage"] = "channel_not_found"
+    with pytest.raises(Undeliverable, match="Slack refused to post to C404: channel_not_found"):
+        await slack.channel.post("C404", reply)
+
+    del slack.api.failures["chat.postMessage"]
+    slack.api.throttled["chat.postMessage"] = 3  # more than the two retries
+    with pytest.raises(Undeliverable, match="Slack refused to post to C1: ratelimited"):
+        await slack.channel.post("C1", reply)
+
+    slack.api.dropped["chat.postMessage"] = 2  # more than the one retry
+    with pytest.raises(Undeliverable, match="could not reach Slack to post to C1") as caught:
+        await slack.channel.post("C1", reply)
+    assert slack.api.token not in str(caught.value)
+    assert (await slack.channel.post("C1", reply)) is not None  # and it works again after

@@ -1,6 +1,7 @@
 """Slack channel: Events API (app mentions, direct messages) and the `/strategy` command.
 
-Built on slack_sdk directly (SignatureVerifier + AsyncWebClient), mounted on the bot's
+Built on slack_sdk directly (SignatureVerifier + AsyncWebClient; replies are posted by
+slack_post.py, which makes that one hot call without the client), mounted on the bot's
 one aiohttp server at `/slack/events`, which takes both event callbacks (JSON) and the
 slash command (form-encoded), so an administrator configures a single request URL.
 
@@ -64,6 +65,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
 from bot.channels.common import Undeliverable, read_body, recorded_before_restart, sorry
+from bot.channels.slack_post import MessagePoster
 from bot.logs import RateLimitedLogger
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Reply
@@ -176,6 +178,7 @@ class SlackChannel:
                 AsyncRateLimitErrorRetryHandler(max_retry_count=2),
             ],
         )
+        self.poster = MessagePoster(settings.api_url, settings.bot_token)
         self.verifier = SignatureVerifier(settings.signing_secret, clock=_Clock(clock))
         self.inbox = Inbox(repo)
         self.inbox.handlers[EVENT_KIND] = self._work_event
@@ -481,14 +484,10 @@ class SlackChannel:
 
     async def post(self, channel: str, reply: Reply, thread_ts: str | None = None) -> str | None:
         """Post a reply (and its images) to a channel or DM; returns the message ts."""
-        with _slack_errors(f"post to {channel}"):
-            response = await self.client.chat_postMessage(
-                channel=channel,
-                thread_ts=thread_ts,
-                link_names=False,
-                parse="none",
-                **slack_render.render(reply),
-            )
+        message = {"channel": channel, "thread_ts": thread_ts, "link_names": False, "parse": "none"}
+        response = await self.poster.post(
+            self.session, f"post to {channel}", {**message, **slack_render.render(reply)}
+        )
         for image in reply.images:
             await self.upload(channel, Path(image), thread_ts=thread_ts)
         return response.get("ts")

@@ -28,6 +28,8 @@ class FakeSlackApi:
     users: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> profile
     teams: dict[str, str] = field(default_factory=dict)  # id -> home team (default T1)
     failures: dict[str, str] = field(default_factory=dict)  # method -> Slack error code
+    throttled: dict[str, int] = field(default_factory=dict)  # method -> 429s to answer first
+    dropped: dict[str, int] = field(default_factory=dict)  # method -> connections to drop first
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)
     responses: list[dict[str, Any]] = field(default_factory=list)  # response_url posts
@@ -83,6 +85,16 @@ class FakeSlackApi:
         token = auth.removeprefix("Bearer ") or params.get("token")
         peer = request.transport.get_extra_info("peername") if request.transport else None
         self.calls.append(Call(method, params, token, peer))
+        if self.dropped.get(method):
+            self.dropped[method] -= 1
+            assert request.transport
+            request.transport.abort()  # the bot sees the connection go, with no answer
+            return web.Response()
+        if self.throttled.get(method):
+            self.throttled[method] -= 1
+            return web.json_response(
+                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "0"}
+            )
         if token != self.token:
             return web.json_response({"ok": False, "error": "invalid_auth"})
         if method in self.failures:
