@@ -101,6 +101,7 @@ class Delivery:
         self.console = console
 
     async def send(self, recipient: str | Target, reply: Reply) -> DeliveryResult:
+        await self.repo.settled()  # a digest shows only what is durable (group commit)
         if recipient == STRATEGY_GROUP:
             return await self._send_to_group(reply)
         if isinstance(recipient, Target):

@@ -68,6 +68,15 @@ class FrontDoor:
         )
 
     async def handle(self, message: IncomingMessage) -> Reply:
+        """The reply to one message; sent only once all it could have read is durable."""
+        reply = await self._handle(message)
+        try:
+            await self.repo.settled()
+        except StoreUnwritable as failure:
+            return Reply(title=f"Nothing was recorded: {failure.reason}.", kind=Kind.ERROR)
+        return reply
+
+    async def _handle(self, message: IncomingMessage) -> Reply:
         await self.repo.refresh()
         if len(message.text) > MAX_MESSAGE_CHARS:
             return Reply(

@@ -9,14 +9,22 @@ keeps TinyDB's split of table from storage, in three parts:
   compaction), worked on one writer thread;
 - this module: `DocumentStore`, which decides when each of those runs.
 
-A change is a `Transaction`: its ops become one checksummed journal line, appended and
-fsynced *before* they are applied in memory and the caller is told; so memory always
-equals a replay of the files, and a confirmation is a promise kept. Write cost is one
-small append + fsync, independent of the store's size; when the journal passes
-`compact_bytes` a background task folds it into a new snapshot, which bounds start-up.
+A change is a `Transaction`: its ops become one checksummed journal line, written to the
+file and then applied in memory, so memory always equals a replay of the files; the
+caller is told only once an fsync covering the line has returned, so a confirmation is a
+promise kept. Group commit: the locks are released before that fsync, and one fsync
+serves every transaction written before it began, so under load many share one instead
+of each paying for its own. Memory may therefore hold a line for the length of one fsync
+before it is durable: `settled()` waits until it is, and everything that sends what it
+read out of the process (a reply, a page, a digest, a backup) waits for it first. Write
+cost is one small write plus a share of an fsync, independent of the store's size; when
+the journal passes `compact_bytes` a background task folds it into a new snapshot,
+which bounds start-up.
 
-Concurrency: one asyncio lock orders writers in this process, and the single writer
-thread does the file I/O, so the event loop never blocks on fsync. An exclusive flock on
+Concurrency: one asyncio lock orders writers in this process. The line is written on the
+loop (a `pwrite` into the page cache); the fsync runs on the flusher thread, and
+catch-up, compaction and reloads on the writer thread, so the event loop never blocks on
+fsync. An exclusive flock on
 `store.lock` orders writers across processes; before each transaction the writer reads
 whatever other processes appended (or reloads, when another process compacted), so a
 second process on the same data directory always writes against current state. In the
@@ -25,12 +33,14 @@ begins on the loop itself with a non-blocking flock and two stat calls, so it co
 hand-over to the writer thread (the append) instead of two. The tables are only ever
 changed on the event loop's thread, between a writer's awaits.
 
-Failure modes: a failed append (disk full, read-only, I/O error) raises StoreUnwritable,
+Failure modes: a failed write (disk full, read-only, I/O error) raises StoreUnwritable,
 changes nothing in memory, and marks the store unhealthy until a probe write or the next
-append succeeds; damage found on disk raises StoreError with the way out; a task
-cancelled half-way still releases the flock (the unlock is queued on the writer thread
-behind the steps it follows); a failed background compaction is logged and retried
-after a later write, the files untouched.
+write succeeds; a failed fsync fails every transaction waiting on it (and `settled()`),
+then cuts the journal back to the last fsync that succeeded and reloads memory from the
+files, refusing every write until that is done; damage found on disk raises StoreError
+with the way out; a task cancelled half-way still releases the flock (the unlock is
+queued on the writer thread behind the steps it follows); a failed background compaction
+is logged and retried after a later write, the files untouched.
 """
 
 from __future__ import annotations
@@ -41,7 +51,7 @@ import fcntl
 import gc
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +147,11 @@ class DocumentStore:
         self.warnings = self._files.warnings  # torn lines set aside, for the operator
         self._lock = asyncio.Lock()
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-writer")
+        self._flusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store-flusher")
+        self._synced = 0  # journal offset known durable (every line before it fsynced)
+        self._flush: asyncio.Task[None] | None = None  # the fsync under way, shared
+        self._failed_flush: StoreUnwritable | None = None  # memory holds lost lines until undone
+        self._tasks: set[asyncio.Task[None]] = set()
         self._lock_file = open(directory / LOCK_NAME, "a+b")  # noqa: SIM115 - held for life
         self._seq = 0
         self._compaction: asyncio.Task[None] | None = None
@@ -164,6 +179,7 @@ class DocumentStore:
         try:
             with store._flock():
                 store._install(store._load())
+                store._synced = store._files.offset
                 if store._files.offset > compact_bytes:
                     store._compact_locked()
         except OSError as error:
@@ -179,6 +195,10 @@ class DocumentStore:
         if self._compaction is not None and not self._compaction.done():
             self._compaction.cancel()  # a file step under way still finishes (shutdown waits)
         self._writer.shutdown(wait=True)
+        self._flusher.shutdown(wait=True)
+        if self._failed_flush is None and self._synced < self._files.offset:
+            with contextlib.suppress(StoreUnwritable, AssertionError):
+                self._files.sync()  # nobody is waiting, but what was written stays written
         self._files.close()
         self._lock_file.close()
 
@@ -230,13 +250,23 @@ class DocumentStore:
         return self._files.generation
 
     async def refresh(self) -> None:
-        """Pick up changes other processes appended since we last looked; cheap when none."""
+        """Pick up changes other processes appended since we last looked, and undo ours
+        whose fsync failed if that is not done yet; cheap when neither."""
+        if self._failed_flush is not None:
+            async with self._lock:
+                if self._failed_flush is not None:
+                    try:
+                        await self._undo_lost_lines()
+                    except StoreUnwritable as error:  # replies say so (`settled` raises)
+                        log.warning("%s", error)
+                        return
         if self._lock.locked():
             return  # a writer of ours is catching up anyway
         if self._files.nothing_new():
             return
         async with self._lock:
             try:
+                await self._wait_synced(self._files.offset)  # a reload reopens the journal
                 fresh = await self._on_writer(self._read_fresh_locked)
             except StoreUnwritable as error:
                 # Another process left a torn line we cannot set aside on a full disk:
@@ -253,6 +283,8 @@ class DocumentStore:
         write again, so the store reports healthy as soon as space returns, without a
         restart (the next transaction would succeed anyway).
         """
+        if self._failed_flush is not None:
+            return {"ok": False, "reason": self._failed_flush.reason}
         if self._unwritable is not None:
             if not self._files.takes_writes():
                 return {"ok": False, "reason": self._unwritable}
@@ -262,12 +294,27 @@ class DocumentStore:
     # ----------------------------------------------------------------- writes
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Transaction]:
-        """Yield a transaction; on clean exit its ops are durable, then applied in memory.
+        """Yield a transaction; on clean exit its ops are durable, and applied in memory.
 
         Reads made inside the block see every change committed before it, by any process.
+
+        Group commit: the line is written (into the page cache) and applied while the locks
+        are held; the locks are then released and the caller waits for an fsync on the
+        flusher thread. One fsync makes every line written before it durable, so under
+        load one serves many transactions instead of each paying for its own. The next
+        transaction may build on this one before that fsync returns; it is told only
+        after a later fsync, which covers both (one file, written in order). What leaves
+        the process waits for `settled()`; a failed fsync undoes every line not yet
+        durable (see `_undo_lost_lines`) and each waiting caller gets StoreUnwritable.
         """
         async with self._lock:
-            begin = None if self._begin_here() else self._on_writer(self._begin_locked)
+            if self._failed_flush is not None:
+                await self._undo_lost_lines()
+            here = self._begin_here()
+            if not here:
+                # Catching up may reload and reopen the journal: nothing may be fsyncing it.
+                await self._wait_synced(self._files.offset)
+            begin = None if here else self._on_writer(self._begin_locked)
             tx = Transaction(self)
             unlocked = False
             try:
@@ -277,19 +324,95 @@ class DocumentStore:
                 if tx.ops:
                     record = {"seq": self._seq + 1, "at": time.time(), "ops": tx.ops}
                     line = encode_line(record)
-                    await asyncio.shield(self._on_writer(self._append_and_unlock, line))
+                    try:
+                        self._files.write(line)
+                    except StoreUnwritable as failure:
+                        self._unwritable = failure.reason
+                        raise
+                    self._unlock()
                     unlocked = True
                     # Apply what was written, decoded, so memory always equals a replay.
                     self._apply_record(from_json(line[9:-1]), len(line))
             finally:
-                # Queued behind `begin` (and any append) on the single writer thread, so the
-                # flock is always released, even when this task is cancelled half-way.
+                # Queued behind `begin` on the single writer thread, so the flock is
+                # always released, even when this task is cancelled half-way.
                 if not unlocked:
                     await asyncio.shield(self._on_writer(self._unlock))
-        if tx.ops and self._files.offset > self.compact_bytes and self._compaction is None:
-            # In the background: the message that crossed the threshold gets its reply
-            # now; only a write arriving during the compaction waits for it.
-            self._compaction = asyncio.get_running_loop().create_task(self._compact_soon())
+            written = self._files.offset
+        if tx.ops:
+            await self._wait_synced(written)
+            if self._files.offset > self.compact_bytes and self._compaction is None:
+                # In the background: the message that crossed the threshold gets its reply
+                # now; only a write arriving during the compaction waits for it.
+                self._compaction = asyncio.get_running_loop().create_task(self._compact_soon())
+
+    async def settled(self) -> None:
+        """Wait until everything in memory is durable: before anything read from the store
+        leaves the process (a reply, a page), since memory may hold lines written and not
+        yet fsynced. Immediate when nothing is waiting for an fsync."""
+        if self._synced < self._files.offset:
+            await self._wait_synced(self._files.offset)
+
+    async def _wait_synced(self, offset: int) -> None:
+        """Until the journal is durable up to `offset`: joins the fsync under way, or starts
+        one; StoreUnwritable when the fsync fails (the lines are then undone)."""
+        generation = self._files.generation
+        while self._synced < offset and self._files.generation == generation:
+            if self._failed_flush is not None:
+                raise self._failed_flush
+            if self._flush is None:
+                self._flush = asyncio.get_running_loop().create_task(self._flush_once())
+            await asyncio.shield(self._flush)
+
+    async def _flush_once(self) -> None:
+        target = self._files.offset  # every line written so far; later ones wait for the next
+        try:
+            await asyncio.get_running_loop().run_in_executor(self._flusher, self._files.sync)
+        except StoreUnwritable as failure:
+            if self._failed_flush is None:
+                self._failed_flush = failure
+                self._unwritable = failure.reason
+                log.error("%s; undoing the changes not yet durable", failure)
+                self._background(self._undo_soon())
+            raise
+        finally:
+            self._flush = None
+        self._synced = max(self._synced, target)
+        self._unwritable = None
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _undo_soon(self) -> None:
+        async with self._lock:
+            if self._failed_flush is not None:
+                with contextlib.suppress(StoreUnwritable):  # tried again at the next write
+                    await self._undo_lost_lines()
+
+    async def _undo_lost_lines(self) -> None:
+        """After a failed fsync (caller holds the lock): cut the journal back to what is
+        durable and reload, so memory again equals the files. Until this succeeds, every
+        transaction is refused with the fsync's reason."""
+        failure, synced = self._failed_flush, self._synced
+        assert failure is not None
+        if self._flush is not None:
+            with contextlib.suppress(StoreUnwritable):
+                await asyncio.shield(self._flush)
+        try:
+            loaded = await asyncio.shield(self._on_writer(self._cut_back_and_load, synced))
+        except StoreUnwritable:
+            raise failure from None
+        self._install(loaded)
+        self._synced = self._files.offset
+        self._failed_flush = None
+        log.warning("undid the changes whose fsync failed; the store is as last saved")
+
+    def _cut_back_and_load(self, offset: int) -> _Loaded:
+        with self._flock():
+            self._files.cut_back(offset)
+            return self._load()
 
     async def _compact_soon(self) -> None:
         try:
@@ -303,9 +426,11 @@ class DocumentStore:
     async def compact(self) -> None:
         """Fold the journal into a new snapshot now (also done when it passes compact_bytes)."""
         async with self._lock:
+            await self._wait_synced(self._files.offset)  # compaction replaces the journal
             try:
                 self._apply_fresh(await asyncio.shield(self._on_writer(self._begin_locked)))
                 await asyncio.shield(self._on_writer(self._compact_locked))
+                self._synced = self._files.offset
             finally:
                 await asyncio.shield(self._on_writer(self._unlock))
 
@@ -318,6 +443,7 @@ class DocumentStore:
         Returns {"seq": ..., "counts": {table: documents}}.
         """
         async with self._lock:
+            await self._wait_synced(self._files.offset)  # a backup holds only what is durable
             try:
                 self._apply_fresh(await asyncio.shield(self._on_writer(self._begin_locked)))
             finally:
@@ -407,19 +533,6 @@ class DocumentStore:
     def _unlock(self) -> None:
         fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
 
-    def _append_and_unlock(self, line: bytes) -> None:
-        """One trip to the writer thread for the append and the unlock (fewer thread
-        hand-overs per message, which is what latency is made of on a busy machine)."""
-        try:
-            self._files.append(line)
-        except StoreUnwritable as failure:
-            self._unwritable = failure.reason
-            raise
-        else:
-            self._unwritable = None
-        finally:
-            self._unlock()
-
     def _read_fresh_locked(self) -> Fresh:
         with self._flock():
             return self._read_fresh()
@@ -433,6 +546,8 @@ class DocumentStore:
         """Under the flock: other processes' new entries, or the whole store again when
         another process compacted (see `Journal.read_new`)."""
         entries = self._files.read_new()
+        if entries:
+            self._files.sync()  # what another process wrote may not be durable yet
         return self._load() if entries is None else entries
 
     def _load(self) -> _Loaded:
@@ -455,11 +570,14 @@ class DocumentStore:
         gc.freeze()
 
     def _apply_fresh(self, fresh: Fresh) -> None:
+        """Apply a catch-up (the caller holds the lock and nothing of ours awaits an fsync,
+        or the catch-up's own fsync covered it: one file, fsynced whole)."""
         if isinstance(fresh, _Loaded):
             self._install(fresh)
-            return
-        for record, size in fresh:
-            self._apply_record(record, size)
+        else:
+            for record, size in fresh:
+                self._apply_record(record, size)
+        self._synced = self._files.offset
 
     def _apply_record(self, record: dict[str, Any], size: int) -> None:
         if record.get("seq") != self._seq + 1:

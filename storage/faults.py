@@ -14,6 +14,8 @@ Points, in the order a store meets them:
 - `open`: a store is about to be opened (`directory`);
 - `append`: a journal line is about to be written (`fd`, `offset`, `line`);
 - `after-append`: the line is written, not yet fsynced (`fd`);
+- `sync`: the journal is about to be fsynced, on the flusher thread (`fd`); one fsync
+  makes every line written before it durable;
 - `set-aside`: a torn line left by a crash is about to be saved (`fd`);
 - `probe`: the health check tries a small write after a failed one (`fd`);
 - `snapshot-copy`: a backup is about to be written (`target`);
@@ -36,6 +38,7 @@ POINTS = (
     "open",
     "append",
     "after-append",
+    "sync",
     "set-aside",
     "probe",
     "snapshot-copy",

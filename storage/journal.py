@@ -1,15 +1,17 @@
-"""The store's files: the journal and the snapshot, read and written on the writer thread.
+"""The store's files: the journal and the snapshot, read, written and fsynced.
 
 TinyDB's `Storage` half of the store (`storage/tables.py` is the `Table` half). Every
-change is one journal line appended at the end of what this process has read, written
-unbuffered (`pwrite`) and fsynced before the engine applies it in memory or anyone is
-told it was saved. A snapshot holds the whole store as of one journal entry; start-up
-loads it and the journal's entries after it. Compaction writes a new snapshot, then a
-new empty journal, each whole to `.tmp`, fsync, rename, fsync the directory. The line
-and file formats, and the atomic replace, are in `storage/files.py`.
+change is one journal line written at the end of what this process has read, unbuffered
+(`pwrite`, `write`), and fsynced (`sync`) before anyone is told it was saved; the engine
+applies it in memory between the two and lets one fsync serve many lines. A snapshot
+holds the whole store as of one journal entry; start-up loads it and the journal's
+entries after it. Compaction writes a new snapshot, then a new empty journal, each whole
+to `.tmp`, fsync, rename, fsync the directory. The line and file formats, and the atomic
+replace, are in `storage/files.py`.
 
-Its file work runs with the flock held, on the engine's writer thread (appends,
-catch-up, compaction, reloads) or, before the store is shared, on the opening thread.
+Its file work runs with the flock held: `write` on the event loop, `sync` on the
+engine's flusher thread, everything else (catch-up, compaction, reloads) on its writer
+thread, or, before the store is shared, on the opening thread.
 It holds where this process has read up to (`offset`, and the identity of both files),
 so `read_new` can tell "another process appended" (read just the new lines) from
 "another process compacted" (load again). The event loop only advances `offset` as it
@@ -24,8 +26,9 @@ Failure modes (a file is repaired only where a crash or a refused write explains
   (StoreUnwritable) and is never read, until a later write can set it aside;
 - a journal of an older generation than the snapshot (a crash between compaction's two
   renames) holds nothing the snapshot lacks, so it is replaced by an empty one;
-- a failed append (disk full, I/O error) is cut back at once (truncating works on a
-  full disk), so the journal never keeps half an entry: StoreUnwritable;
+- a failed write (disk full, I/O error) is cut back at once (truncating works on a
+  full disk), so the journal never keeps half an entry: StoreUnwritable; a failed fsync
+  is cut back by the engine to the last one that succeeded (`cut_back`);
 - anything else unreadable (a damaged line with entries after it, entries missing, a
   header that is missing or newer, a damaged snapshot) raises StoreError naming the
   file and `python -m bot recover`, and touches nothing.
@@ -76,6 +79,17 @@ def _file_key(path: Path) -> FileKey:
     except FileNotFoundError:
         return None
     return stat.st_ino, stat.st_size, stat.st_mtime_ns
+
+
+def _sync_path(path: Path) -> None:
+    """fsync a file this process did not write, so what it reads from it is durable;
+    best effort (a read-only mount has nothing to write back)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def write_store(
@@ -178,6 +192,7 @@ class Journal:
             if torn_at is not None:
                 self._set_aside_torn(data[offset:], offset)
         inode = os.stat(self.journal_path).st_ino
+        _sync_path(self.journal_path)  # lines a process wrote and died before fsyncing
         return OnDisk(tables, records, seq, generation, offset, inode, snapshot_key)
 
     def adopt(self, disk: OnDisk) -> None:
@@ -234,13 +249,14 @@ class Journal:
         return snap, data[: data.rfind(b"\n") + 1]
 
     # ----------------------------------------------------------------- writing
-    def append(self, line: bytes) -> None:
-        """Append one line at the end of what we have read and make it durable.
+    def write(self, line: bytes) -> None:
+        """Write one line at the end of what we have read; durable only after `sync`.
 
         On failure (StoreUnwritable) whatever part of the line reached the file is cut
-        back, so the next append starts clean.
+        back, so the next write starts clean. Runs on the event loop (a write into the
+        page cache, microseconds); the fsync is `sync`'s, on the engine's flusher thread.
         """
-        assert self._handle is not None, "append before the journal was loaded"
+        assert self._handle is not None, "write before the journal was loaded"
         fd = self._handle.fileno()  # unbuffered: a failed write leaves nothing queued
         try:
             faults.point("append", fd=fd, offset=self.offset, line=line)
@@ -249,11 +265,28 @@ class Journal:
                 done += os.pwrite(fd, line[done:], self.offset + done)
             os.ftruncate(fd, self.offset + len(line))  # nothing may follow the newest line
             faults.point("after-append", fd=fd)
-            os.fsync(fd)
         except OSError as error:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, self.offset)
-                os.fsync(fd)
+            raise StoreUnwritable.from_os_error(error, "save to", self.journal_path) from None
+
+    def sync(self) -> None:
+        """fsync the journal: every line written before this call is durable after it."""
+        assert self._handle is not None, "sync before the journal was loaded"
+        fd = self._handle.fileno()
+        try:
+            faults.point("sync", fd=fd)
+            os.fsync(fd)
+        except OSError as error:
+            raise StoreUnwritable.from_os_error(error, "save to", self.journal_path) from None
+
+    def cut_back(self, offset: int) -> None:
+        """Remove everything after `offset` (lines whose fsync failed) and make that durable."""
+        assert self._handle is not None, "cut_back before the journal was loaded"
+        try:
+            os.ftruncate(self._handle.fileno(), offset)
+            os.fsync(self._handle.fileno())
+        except OSError as error:
             raise StoreUnwritable.from_os_error(error, "save to", self.journal_path) from None
 
     def compact(self, tables: Mapping[str, list[dict[str, dict[str, Any]]]], seq: int) -> None:

@@ -186,6 +186,11 @@ class Repository:
     async def refresh(self) -> None:
         await self.store.refresh()
 
+    async def settled(self) -> None:
+        """Wait until what the store holds in memory is durable: before anything read from
+        it leaves the process (see DocumentStore.transaction, group commit)."""
+        await self.store.settled()
+
     # =========================================================== reads: strategy
     def is_empty(self) -> bool:
         return self.store.count("objectives") == 0 and self.store.count("people") == 0

@@ -108,7 +108,9 @@ class Dashboard:
             person = auth.signed_in(request, self.repo, self.settings.secret, self.clock())
             if person is None:
                 return self.render("anonymous.html", None, status=401)
-            return await handler(request, person)
+            response = await handler(request, person)
+            await self.repo.settled()  # what the page shows is durable before it is sent
+            return response
 
         return page
 
