@@ -37,6 +37,7 @@ from __future__ import annotations
 import functools
 import re
 from calendar import monthrange
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -93,6 +94,7 @@ _FILLER_START = re.compile(
     re.IGNORECASE,
 )
 _FILLER_END = re.compile(r"[\s,]+(?:please|pls|plz|thanks|thank\s+you|ta|cheers)[\s.!]*$", re.I)
+_FILLER_END_WORDS = ("please", "pls", "plz", "thanks", "you", "ta", "cheers")
 
 
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
@@ -159,21 +161,33 @@ def normalise(text: str) -> str:
     # Runs of spaces first: several patterns below try each split of a long run, which
     # costs seconds at 12,000 spaces (the FrontDoor collapses them already; this keeps
     # normalise linear for any caller).
+    # Each pattern below runs only when the text holds what it needs (a word it must find,
+    # a "%" or a ","): most messages need few of them, and each costs a pass over the text.
     text = " ".join(text.split())
     text = _LEADING_MENTION.sub("", text)
-    text = _WORD_PERCENT.sub(_number, text)
-    text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%
-    text = _RAG_RATING.sub(lambda m: m.group("lead") + _RAG_WORDS[m.group("c").lower()], text)
-    text = _IDIOMS.sub("done", text)
-    text = _RAG_EMOJI_RE.sub(lambda m: f" {m.lastgroup}, ", text)  # a status, not "red tape"
-    text = _RAG_TWICE.sub(r"\1,", text)
+    folded = text.casefold()
+    if "%" in text or "per" in folded:
+        text = _WORD_PERCENT.sub(_number, text)
+    if "progress" in folded:
+        text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%
+    if "rag" in folded or "rating" in folded:
+        text = _RAG_RATING.sub(lambda m: m.group("lead") + _RAG_WORDS[m.group("c").lower()], text)
+    if "dusted" in folded:
+        text = _IDIOMS.sub("done", text)
+    if ":" in text or not text.isascii():
+        text = _RAG_EMOJI_RE.sub(lambda m: f" {m.lastgroup}, ", text)  # status, not "red tape"
+    if "," in text:
+        text = _RAG_TWICE.sub(r"\1,", text)
     text = _RISK_STATUS.sub(r"show \1", text)
-    text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
+    folded = text.casefold()
+    if any(word in folded for word in _APOSTROPHES):
+        text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
     while previous != text:
         previous = text
         text = _FILLER_START.sub("", text.strip())
-        text = _FILLER_END.sub("", text)
+        if text.rstrip(" .!").casefold().endswith(_FILLER_END_WORDS):
+            text = _FILLER_END.sub("", text)
     return " ".join(text.split())
 
 
@@ -342,6 +356,7 @@ class Reading:
     ref_text: str = ""
     ref_end: int = 0
     explicit_verb: bool = False
+    other_command: bool = False  # the text names another command ("history", "risks"...)
     status: Status | None = None
     progress: int | None = None
     due: ParsedDate | None = None
@@ -447,6 +462,8 @@ def _placed(body: str, ref_start: int, ref_end: int, pos: int, title: str = "") 
     gap = PERCENT_RE.sub(" ", body[ref_end:pos])
     gap = _STATUS_RE.sub(" ", gap)
     unnamed = _GAP_WORDS.sub(" ", gap).split()
+    if not unnamed:
+        return True
     naming = set(fold(title).split()) | WORK_NOUNS | _DATE_NOUNS
     left = [w for w in unnamed if fold(w) not in naming]
     if not left:
@@ -536,14 +553,22 @@ class _Spans:
     """Which characters of the body have been taken as fields (the rest is the note)."""
 
     def __init__(self, size: int) -> None:
-        self.taken = [False] * size
+        self.taken = bytearray(size)  # 1 where taken
 
     def take(self, start: int, end: int) -> None:
-        for i in range(start, end):
-            self.taken[i] = True
+        if end > start:
+            self.taken[start:end] = b"\x01" * (end - start)
 
     def free(self, start: int, end: int) -> bool:
-        return not any(self.taken[start:end])
+        return self.taken.find(1, start, end) == -1
+
+    def free_runs(self) -> Iterator[tuple[int, int]]:
+        """(start, end) of each run of characters nobody took."""
+        for run in _FREE_RUN.finditer(self.taken):
+            yield run.start(), run.end()
+
+
+_FREE_RUN = re.compile(rb"\x00+")
 
 
 def _apply_hint(oid: str, what: str, value: str) -> str:
@@ -681,7 +706,12 @@ def _read_percentages(reading: Reading, scan: _Scan) -> None:
     different placed values are asked back.
     """
     values: list[tuple[float, re.Match[str]]] = []
-    was = _WAS_PERCENT.search(scan.body, scan.ref_end)
+    # "from 60% to 65%", "65% (was 60%)": two % signs at least
+    was = (
+        _WAS_PERCENT.search(scan.body, scan.ref_end)
+        if scan.body.count("%", scan.ref_end) > 1
+        else None
+    )
     old = next((g for g in ("old", "old2", "old3") if was and was.group(g)), None)
     was_at = was.start(old) if was and old else -1
     for match in PERCENT_RE.finditer(scan.body):
@@ -698,7 +728,7 @@ def _read_percentages(reading: Reading, scan: _Scan) -> None:
             if was and old != "old3" and match.start() == was.start("new")
             else match.start()
         )
-        placed = scan.placed(anchor) and not _PERCENT_OF.match(scan.body[match.end() :])
+        placed = scan.placed(anchor) and not _PERCENT_OF.match(scan.body, match.end())
         if not placed and value is not None and 0 <= value <= 100:
             shown = match.group(0).strip()
             reading.not_applied.append((f"“{shown}”", f"update {scan.oid} {shown}"))
@@ -1006,7 +1036,13 @@ def _leading_status_run(reading: Reading, body: str, spans: _Spans, position: in
     while position < len(body):
         chunk = body[position:]
         skip = _SKIP.match(chunk)
-        if skip and skip.end() and not _STATUS_RE.match(chunk) and not _leading_status(chunk):
+        if (
+            skip
+            and skip.end()
+            # A status (or the qualifier before one) starts with a letter: anything else
+            # is skipped without trying them.
+            and (not chunk[0].isalpha() or not (_STATUS_RE.match(chunk) or _leading_status(chunk)))
+        ):
             position += skip.end()
             continue
         if not spans.free(position, position + 1):
@@ -1143,9 +1179,8 @@ _CLAUSES = re.compile(r"\s*[,;|.]\s*|\s+[-–—]\s+")
 
 
 def _note(reading: Reading, body: str, spans: _Spans, oid: str) -> None:
-    kept = "".join(c if not spans.taken[i] else "\0" for i, c in enumerate(body))
-    pieces = [p for p in kept.split("\0")]
-    note = " ".join(p.strip() for p in pieces if p.strip())
+    pieces = [body[start:end].strip() for start, end in spans.free_runs()]
+    note = " ".join(p for p in pieces if p)
     note = _tidy_note(note)
     reading.note = note or None
     if not note:
@@ -1239,7 +1274,7 @@ def _score(reading: Reading, text: str) -> dict[str, int]:
     found = reading.objective is not None or bool(reading.candidates)
     fields = [f for f in reading.fields]
     scores = {"route": 1, "change": 0, "ask": 0, "refuse": 0}
-    if _OTHER_COMMANDS.search(text):
+    if reading.other_command:
         scores["route"] += 5
     if found:
         scores["change"] += 2 + 2 * len(fields) + (3 if reading.explicit_verb else 0)
@@ -1400,7 +1435,8 @@ def read(ctx: Context, text: str) -> Reading:
     """References, fields and the winning intent for one normalised message."""
     text = unform(text)
     reading = Reading(text)
-    if _OTHER_COMMANDS.search(text) and not PERCENT_RE.search(text):
+    reading.other_command = bool(_OTHER_COMMANDS.search(text))
+    if reading.other_command and not PERCENT_RE.search(text):
         return reading
     verb = UPDATE_VERB.match(text)
     body_start = 0
