@@ -153,6 +153,13 @@ def _number(match: re.Match[str]) -> str:
 _RAG_TWICE = re.compile(r"\b(red|amber|green)\s+\1,", re.IGNORECASE)
 
 
+def _positions(text: str, char: str) -> Iterator[int]:
+    at = text.find(char)
+    while at != -1:
+        yield at
+        at = text.find(char, at + 1)
+
+
 def normalise(text: str) -> str:
     """One spelling for the rest of the bot; the officer's own text stays in the audit.
 
@@ -166,8 +173,8 @@ def normalise(text: str) -> str:
     text = " ".join(text.split())
     text = _LEADING_MENTION.sub("", text)
     folded = text.casefold()
-    if "%" in text or "per" in folded:
-        text = _WORD_PERCENT.sub(_number, text)
+    if "per" in folded or any(text[:at].rstrip()[-1:].isalpha() for at in _positions(text, "%")):
+        text = _WORD_PERCENT.sub(_number, text)  # a word right before "%", or "percent"
     if "progress" in folded:
         text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%
     if "rag" in folded or "rating" in folded:
@@ -179,9 +186,7 @@ def normalise(text: str) -> str:
     if "," in text:
         text = _RAG_TWICE.sub(r"\1,", text)
     text = _RISK_STATUS.sub(r"show \1", text)
-    folded = text.casefold()
-    if any(word in folded for word in _APOSTROPHES):
-        text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
+    text = _APOSTROPHE_RE.sub(lambda m: _APOSTROPHES[m.group(1).lower()], text)
     previous = None
     while previous != text:
         previous = text
@@ -896,6 +901,9 @@ _DATE_NOUN_BEFORE = re.compile(
 def _read_move(reading: Reading, scan: _Scan) -> None:
     """Relative moves of the current due date: "back 3 weeks", "forward a month"."""
     body = scan.body
+    folded = body.casefold()
+    if not any(unit in folded for unit in ("day", "week", "fortnight", "month")):
+        return  # every move names its unit
     for match in RELATIVE_RE.finditer(body):
         direction = (match.group("dir") or match.group("after") or "").lower()
         begin = match.start("dir") if match.group("dir") else match.start("n")
