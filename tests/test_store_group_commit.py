@@ -59,7 +59,7 @@ async def test_concurrent_updates_share_fsyncs_and_each_is_on_disk_when_confirme
     with faults.armed("sync", counting(fsyncs)):
         await asyncio.gather(*(update(n) for n in range(50)))
     assert confirmed_on_disk == [True] * 50
-    assert 1 <= len(fsyncs) < 25  # one fsync per transaction would be 50
+    assert 1 <= len(fsyncs) <= 3  # one today; one per transaction would be 50
     repo.close()
     again = Repository.open(tmp_path)
     assert sorted(c.text for oid in OBJECTIVES for c in again.updates_for(oid)) == sorted(
