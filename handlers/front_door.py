@@ -68,12 +68,24 @@ class FrontDoor:
         )
 
     async def handle(self, message: IncomingMessage) -> Reply:
-        """The reply to one message; sent only once all it could have read is durable."""
-        reply = await self._handle(message)
+        """The reply to one message; sent only once all it could have read is durable.
+
+        If that fails (an fsync failed, so changes made at the same moment are undone),
+        a reply confirming this message's own saved change stands (that change was
+        durable before the failure), and so does a refusal ("Nothing was recorded: ...").
+        Any other reply might show what was lost, so it is replaced by one saying so."""
+        with self.repo.watching_commits() as saved:
+            reply = await self._handle(message)
         try:
             await self.repo.settled()
         except StoreUnwritable as failure:
-            return Reply(title=f"Nothing was recorded: {failure.reason}.", kind=Kind.ERROR)
+            if saved or reply.kind is Kind.ERROR:
+                return reply
+            return Reply(
+                title=f"I can't answer that just now: {failure.reason}.",
+                lines=["Nothing was changed. Please try again in a moment."],
+                kind=Kind.ERROR,
+            )
         return reply
 
     async def _handle(self, message: IncomingMessage) -> Reply:

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import fcntl
 import gc
 import logging
@@ -69,6 +70,23 @@ R = TypeVar("R")
 log = logging.getLogger(__name__)
 
 DEFAULT_COMPACT_BYTES = 2 * 1024 * 1024  # bounds start-up replay (see docs/performance.md)
+
+# The journal numbers of the transactions the current task committed, while watched.
+_committed_here: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar(
+    "committed_here", default=None
+)
+
+
+@contextlib.contextmanager
+def watching_commits() -> Iterator[list[int]]:
+    """Collect the journal numbers of the transactions this task commits (durably) inside
+    the block: so a reply can tell its own saved change from others' lost ones."""
+    seqs: list[int] = []
+    token = _committed_here.set(seqs)
+    try:
+        yield seqs
+    finally:
+        _committed_here.reset(token)
 
 
 @contextlib.contextmanager
@@ -338,9 +356,12 @@ class DocumentStore:
                 # always released, even when this task is cancelled half-way.
                 if not unlocked:
                     await asyncio.shield(self._on_writer(self._unlock))
-            written = self._files.offset
+            written, seq = self._files.offset, self._seq
         if tx.ops:
             await self._wait_synced(written)
+            watched = _committed_here.get()
+            if watched is not None:
+                watched.append(seq)
             if self._files.offset > self.compact_bytes and self._compaction is None:
                 # In the background: the message that crossed the threshold gets its reply
                 # now; only a write arriving during the compaction waits for it.

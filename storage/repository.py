@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from tinydb.table import Document
 
-from storage.engine import DocumentStore, Transaction
+from storage.engine import DocumentStore, Transaction, watching_commits
 from storage.files import JOURNAL_NAME, SNAPSHOT_NAME
 from storage.files import StoreError as StoreError  # re-exported: upper layers import it here
 from storage.files import StoreUnwritable as StoreUnwritable  # (and nothing else of storage/)
@@ -185,6 +185,11 @@ class Repository:
 
     async def refresh(self) -> None:
         await self.store.refresh()
+
+    @staticmethod
+    def watching_commits() -> contextlib.AbstractContextManager[list[int]]:
+        """The journal numbers of what the current task commits inside the block."""
+        return watching_commits()
 
     async def settled(self) -> None:
         """Wait until what the store holds in memory is durable: before anything read from

@@ -111,7 +111,7 @@ async def test_a_question_is_not_answered_with_a_change_before_it_is_durable(say
     assert "64%" in answer.as_text()  # sent once the change it shows was durable
 
 
-async def test_a_question_waiting_on_a_failed_fsync_says_nothing_was_recorded(say, repo):
+async def test_a_question_waiting_on_a_failed_fsync_is_not_answered(say, repo):
     release, started = threading.Event(), threading.Event()
     hold = held(release, started)
 
@@ -126,11 +126,46 @@ async def test_a_question_waiting_on_a_failed_fsync_says_nothing_was_recorded(sa
         await asyncio.sleep(0.1)
         release.set()
         confirmation, answer = await update, await question
-    for reply in (confirmation, answer):
-        assert reply.kind is Kind.ERROR
-        assert reply.title.startswith("Nothing was recorded: ")
+    assert confirmation.kind is Kind.ERROR
+    assert confirmation.title.startswith("Nothing was recorded: the server's disk reported")
+    assert answer.kind is Kind.ERROR and "64%" not in answer.as_text()
+    assert answer.title.startswith("I can't answer that just now: the server's disk reported")
+    assert "Nothing was changed" in answer.as_text()
     assert "64%" not in (await say("status of 3.2", as_="tcarter")).as_text()
     assert repo.objective("3.2").progress != 64
+
+
+async def test_a_saved_change_is_confirmed_when_a_later_ones_fsync_fails(say, repo):
+    """Mo's update is durable (its fsync returned); Tina's, written while Mo's fsync ran,
+    fails with the next fsync. Mo's reply must not say his was lost, nor hers kept."""
+    release, started = threading.Event(), threading.Event()
+    calls: list[int] = []
+
+    def first_holds_then_second_fails(**_: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            started.set()
+            assert release.wait(10)
+        else:
+            io_error()
+
+    with faults.armed("sync", first_holds_then_second_fails):
+        mine = asyncio.create_task(say("update 3.2 on track 64% kit ordered", as_="mkhan"))
+        await asyncio.to_thread(started.wait, 5)  # Mo's line written, its fsync running
+        theirs = asyncio.create_task(say("update 1.1 at risk 30% supplier late", as_="tcarter"))
+        await asyncio.sleep(0.1)  # Tina's line written after that fsync began
+        release.set()
+        mo, tina = await mine, await theirs
+    assert mo.kind is Kind.CONFIRMATION and "64%" in mo.as_text()
+    assert tina.kind is Kind.ERROR and tina.title.startswith("Nothing was recorded: ")
+    await repo.refresh()
+    assert repo.objective("3.2").progress == 64 and repo.objective("1.1").progress != 30
+    repo.close()
+    again = Repository.open(repo.data_dir)
+    try:
+        assert again.objective("3.2").progress == 64 and again.objective("1.1").progress != 30
+    finally:
+        again.close()
 
 
 @pytest.mark.parametrize("step", ["compact", "backup"])
