@@ -25,7 +25,7 @@ from bot.web import STATIC, TEMPLATES, DashboardSettings, auth, views
 from handlers import report as committee_report
 from handlers.dashboard import EXPORT_CSV, EXPORT_XLSX
 from storage.export import export_csv, export_xlsx
-from storage.repository import Repository
+from storage.repository import Repository, StoreUnwritable
 from tracker.calendar import short_day as day
 from tracker.dates import LONDON
 from tracker.model import Person, Status
@@ -109,7 +109,12 @@ class Dashboard:
             if person is None:
                 return self.render("anonymous.html", None, status=401)
             response = await handler(request, person)
-            await self.repo.settled()  # what the page shows is durable before it is sent
+            try:
+                await self.repo.settled()  # what the page shows is durable before it is sent
+            except StoreUnwritable as failure:  # an fsync failed: the page may show lost changes
+                busy = self.render("busy.html", person, status=503, reason=failure.reason)
+                busy.headers["Retry-After"] = "5"
+                return busy
             return response
 
         return page
