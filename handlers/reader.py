@@ -37,9 +37,10 @@ from __future__ import annotations
 import functools
 import re
 from calendar import monthrange
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TypeVar
 
 from rapidfuzz.distance import OSA
 
@@ -47,6 +48,8 @@ from handlers.context import Context
 from handlers.resolve import NUMBER_WORDS, WORK_NOUNS, _stem, find_objective_in_text, fold, known
 from tracker.dates import DateNotUnderstood, ParsedDate, format_date, parse_due_date
 from tracker.model import STATUS_SYNONYMS, Objective, Status
+
+R = TypeVar("R")
 
 # --- 1. normalise ------------------------------------------------------------------------
 _LEADING_MENTION = re.compile(
@@ -397,7 +400,20 @@ def _percent(raw: str) -> float | None:
         return None
 
 
-@functools.lru_cache(maxsize=4096)
+def _cached_when_short(function: Callable[[str], R]) -> Callable[[str], R]:
+    """Remember answers for short texts (words, clauses: they recur from message to
+    message); a long one is worked out each time, so the cache stays small (a few
+    hundred KB) however long the messages people send."""
+    cached = functools.lru_cache(maxsize=2048)(function)
+
+    @functools.wraps(function)
+    def call(text: str) -> R:
+        return cached(text) if len(text) <= 64 else function(text)
+
+    return call
+
+
+@_cached_when_short
 def _typo_status(word_text: str) -> Status | None:
     """A status word within one edit (insert, delete, swap, replace): 'compelte', 'ambre'."""
     folded = word_text.lower()
@@ -413,7 +429,7 @@ _QUALIFIER_WORD_RE = re.compile(_QUALIFIER_WORD, re.IGNORECASE)
 _ONE_OR_TWO_WORDS = re.compile(r"([a-z]+)(\s+[a-z]+)?", re.IGNORECASE)
 
 
-@functools.lru_cache(maxsize=4096)
+@_cached_when_short
 def _leading_status(rest: str) -> tuple[Status, int, int] | None:
     """A status at the start of `rest` (after qualifiers), exact or one edit away."""
     offset = 0
