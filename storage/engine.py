@@ -169,6 +169,8 @@ class DocumentStore:
         self._synced = 0  # journal offset known durable (every line before it fsynced)
         self._flush: asyncio.Task[None] | None = None  # the fsync under way, shared
         self._failed_flush: StoreUnwritable | None = None  # memory holds lost lines until undone
+        self._undos = 0  # failed fsyncs whose lines were undone; the last one's reason:
+        self._last_undone: StoreUnwritable | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._lock_file = open(directory / LOCK_NAME, "a+b")  # noqa: SIM115 - held for life
         self._seq = 0
@@ -377,10 +379,12 @@ class DocumentStore:
     async def _wait_synced(self, offset: int) -> None:
         """Until the journal is durable up to `offset`: joins the fsync under way, or starts
         one; StoreUnwritable when the fsync fails (the lines are then undone)."""
-        generation = self._files.generation
+        generation, undos = self._files.generation, self._undos
         while self._synced < offset and self._files.generation == generation:
             if self._failed_flush is not None:
                 raise self._failed_flush
+            if self._undos != undos and self._last_undone is not None:
+                raise self._last_undone  # lines undone meanwhile: ours may be among them
             if self._flush is None:
                 self._flush = asyncio.get_running_loop().create_task(self._flush_once())
             await asyncio.shield(self._flush)
@@ -427,6 +431,7 @@ class DocumentStore:
             raise failure from None
         self._install(loaded)
         self._synced = self._files.offset
+        self._undos, self._last_undone = self._undos + 1, failure
         self._failed_flush = None
         log.warning("undid the changes whose fsync failed; the store is as last saved")
 
