@@ -12,7 +12,7 @@ from handlers.context import Context
 from handlers.format import change_item, name_of, objective_item, risk_item, show_value
 from handlers.reader import read_named_periods
 from handlers.reply import Item, Kind, Reply
-from handlers.report import previous_report_at
+from handlers.report import LAST_REPORT_WORDS, previous_report_at
 from handlers.resolve import find_directorate, find_objective, find_theme, objective_ranges
 from handlers.router import command
 from tracker.dates import LONDON, DateNotUnderstood, format_date, parse_since, parse_window
@@ -253,7 +253,7 @@ async def my_objectives(ctx: Context, match: re.Match[str]) -> Reply:
     return group_reply(ctx, f"Objectives owned by {person.name}", mine)
 
 
-_LAST_REPORT = re.compile(r"(?:the\s+)?(?:last|previous|latest)\s+report\s*\??", re.IGNORECASE)
+_LAST_REPORT = re.compile(LAST_REPORT_WORDS + r"\s*\??", re.IGNORECASE)
 
 
 @command(

@@ -156,11 +156,7 @@ def _number(match: re.Match[str]) -> str:
 _RAG_TWICE = re.compile(r"\b(red|amber|green)\s+\1,", re.IGNORECASE)
 
 
-def _positions(text: str, char: str) -> Iterator[int]:
-    at = text.find(char)
-    while at != -1:
-        yield at
-        at = text.find(char, at + 1)
+_WORD_BEFORE_PERCENT = re.compile(r"[^\W\d_]\s*%")  # a letter, then "%": "ninety %"
 
 
 def normalise(text: str) -> str:
@@ -176,7 +172,7 @@ def normalise(text: str) -> str:
     text = " ".join(text.split())
     text = _LEADING_MENTION.sub("", text)
     folded = text.casefold()
-    if "per" in folded or any(text[:at].rstrip()[-1:].isalpha() for at in _positions(text, "%")):
+    if "per" in folded or _WORD_BEFORE_PERCENT.search(text):
         text = _WORD_PERCENT.sub(_number, text)  # a word right before "%", or "percent"
     if "progress" in folded:
         text = _PROGRESS_FIGURE.sub(r"\g<lead>\g<n>%", text)  # "progress now at 85": 85%

@@ -71,6 +71,7 @@ class Question:
     directorate_name: str = ""
     person: Person | None = None
     statuses: set[Status] = field(default_factory=set)
+    share_of: set[Status] = field(default_factory=set)  # "what % are green?": a share, not a filter
     overdue: bool = False
     window: tuple[str, str] | None = None
     read_as: list[str] = field(default_factory=list)  # how a named period was read
@@ -217,11 +218,16 @@ def _stale_days(ctx: Context, lowered: str) -> int | None:
 
 
 def _read_filters(q: Question, lowered: str) -> None:
-    """Status, overdue and due-window filters."""
-    if not re.search(r"%|\bpercent", lowered):
-        for pattern, statuses in _STATUS_FILTERS:  # "anything red or amber?": both
-            if re.search(pattern, lowered):
-                q.statuses |= statuses
+    """Status, overdue and due-window filters; statuses named in a % question are the
+    share asked for ("what % are on track?"), not a filter on which objectives count."""
+    named: set[Status] = set()
+    for pattern, statuses in _STATUS_FILTERS:  # "anything red or amber?": both
+        if re.search(pattern, lowered):
+            named |= statuses
+    if re.search(r"%|\bpercent", lowered):
+        q.share_of = named
+    else:
+        q.statuses = named
     q.overdue = bool(re.search(r"\b(?:overdue|late|past\s+(?:their|its)\s+due)\b", lowered))
     due = re.search(r"\bdue\s+((?:soon|this|next|in|before|by|within|over)\b.*)", lowered)
     if due and not q.objective:
@@ -372,10 +378,7 @@ def _percent_answer(ctx: Context, q: Question) -> Reply:
     """The share in the statuses asked about ("what % are on track?"), else % achieved."""
     base, label = _objectives(ctx, q)
     counts = tally(base)
-    asked: set[Status] = set()
-    for pattern, statuses in _STATUS_FILTERS:
-        if re.search(pattern, q.text):
-            asked |= statuses
+    asked = q.share_of
     if not asked or not base or asked == {Status.ACHIEVED}:
         return Reply(title=counts.achievement().capitalize() + ".", lines=[counts.headline()])
     named = _status_label(asked)

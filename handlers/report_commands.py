@@ -19,7 +19,14 @@ import re
 from handlers.context import Context
 from handlers.dashboard import EXPORT_CSV, EXPORT_XLSX, public_url
 from handlers.reply import Kind, Reply
-from handlers.report import FORMATS, build_report, previous_report_at, report_link, save_report
+from handlers.report import (
+    FORMATS,
+    LAST_REPORT_WORDS,
+    build_report,
+    previous_report_at,
+    report_link,
+    save_report,
+)
 from handlers.report.content import long_date
 from handlers.resolve import find_directorate, fold
 from handlers.router import command
@@ -105,8 +112,7 @@ async def report(ctx: Context, match: re.Match[str]) -> Reply:
 
 @command(
     "last report",
-    r"(?:when\s+was\s+)?(?:the\s+)?(?:last|previous|latest)\s+report"
-    r"(?:\s+(?:written|made|done|produced))?\??",
+    r"(?:when\s+was\s+)?" + LAST_REPORT_WORDS + r"(?:\s+(?:written|made|done|produced))?\??",
     group=GROUP,
     examples=("when was the last report?",),
     summary="When the last committee report was written: the next one's changes start there.",

@@ -6,7 +6,8 @@ keeps TinyDB's split of table from storage, in three parts:
 
 - `storage/tables.py`: the tables in memory with their indexes (every read);
 - `storage/journal.py`: the journal and snapshot files (every write, start-up,
-  compaction), worked on one writer thread;
+  compaction): lines written on the loop, fsynced on the flusher thread, the rest on
+  the writer thread;
 - this module: `DocumentStore`, which decides when each of those runs.
 
 A change is a `Transaction`: its ops become one checksummed journal line, written to the
@@ -29,8 +30,9 @@ fsync. An exclusive flock on
 whatever other processes appended (or reloads, when another process compacted), so a
 second process on the same data directory always writes against current state. In the
 common case (the flock free, nothing new on disk, the writer thread idle) a transaction
-begins on the loop itself with a non-blocking flock and two stat calls, so it costs one
-hand-over to the writer thread (the append) instead of two. The tables are only ever
+begins on the loop itself with a non-blocking flock and two stat calls, and its line is
+written there too, so it costs no hand-over to the writer thread at all, only a share of
+one to the flusher. The tables are only ever
 changed on the event loop's thread, between a writer's awaits.
 
 Failure modes: a failed write (disk full, read-only, I/O error) raises StoreUnwritable,

@@ -65,7 +65,12 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.channels import slack_render
 from bot.channels.common import Undeliverable, read_body, recorded_before_restart, sorry
-from bot.channels.slack_post import MessagePoster
+from bot.channels.slack_post import (
+    CONNECTION_RETRIES,
+    RATE_LIMIT_RETRIES,
+    TIMEOUT_SECONDS,
+    MessagePoster,
+)
 from bot.logs import RateLimitedLogger
 from handlers.message import FrontDoorLike, IncomingMessage, Sender
 from handlers.reply import Reply
@@ -172,10 +177,10 @@ class SlackChannel:
         self.client = AsyncWebClient(
             token=settings.bot_token,
             base_url=settings.api_url,
-            timeout=15,
+            timeout=TIMEOUT_SECONDS,
             retry_handlers=[
-                AsyncConnectionErrorRetryHandler(max_retry_count=1),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=2),
+                AsyncConnectionErrorRetryHandler(max_retry_count=CONNECTION_RETRIES),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=RATE_LIMIT_RETRIES),
             ],
         )
         self.poster = MessagePoster(settings.api_url, settings.bot_token)
@@ -343,7 +348,8 @@ class SlackChannel:
         session, and a new connection, per call), then start the inbox workers: what a
         crash left acknowledged but unfinished runs first."""
         if self.session is None:
-            self.session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+            timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+            self.session = aiohttp.ClientSession(timeout=timeout)
             self.client.session = self.session
         await self.inbox.start()
 
@@ -513,7 +519,7 @@ class SlackChannel:
             return
         body = {"response_type": "ephemeral", **slack_render.render(reply)}
         response = await AsyncWebhookClient(
-            response_url, timeout=15, session=self.session
+            response_url, timeout=TIMEOUT_SECONDS, session=self.session
         ).send_dict(body)
         if response.status_code != 200:
             log.warning("Slack response_url answered %s: %s", response.status_code, response.body)

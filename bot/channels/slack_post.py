@@ -30,9 +30,10 @@ import orjson
 
 from bot.channels.common import Undeliverable
 
+# Every call to Slack, through slack_sdk's client (slack.py) or this module, uses these.
 TIMEOUT_SECONDS = 15
-CONNECTION_RETRIES = 1  # as slack_sdk's AsyncConnectionErrorRetryHandler(max_retry_count=1)
-RATE_LIMIT_RETRIES = 2  # as its AsyncRateLimitErrorRetryHandler(max_retry_count=2)
+CONNECTION_RETRIES = 1  # a dropped or refused connection
+RATE_LIMIT_RETRIES = 2  # HTTP 429, each after Retry-After
 JITTER_SECONDS = 0.25
 _RETRIED_ERRORS = (
     aiohttp.ServerConnectionError,  # includes ServerDisconnectedError

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from handlers.report.content import (
     LAST_REPORT,
+    LAST_REPORT_WORDS,
     Report,
     build_report,
     previous_report_at,
@@ -24,6 +25,7 @@ from handlers.report.rendering import FORMATS, MEDIA_TYPES, render, render_docx
 __all__ = [
     "FORMATS",
     "LAST_REPORT",
+    "LAST_REPORT_WORDS",
     "MEDIA_TYPES",
     "PdfUnavailable",
     "Report",

@@ -222,6 +222,11 @@ class _Numberer:
 
 
 # ----------------------------------------------------------------- the builder
+# How officers name it, in "when was the last report?" and "what changed since the last
+# report?": one pattern for both commands.
+LAST_REPORT_WORDS = r"(?:the\s+)?(?:last|previous|latest)\s+report"
+
+
 def previous_report_at(repo: Repository) -> datetime | None:
     record = repo.meta(LAST_REPORT)
     return datetime.fromisoformat(record["at"]) if record else None
