@@ -15,13 +15,18 @@ cut off (CLIPPED_TAGS).
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import os
 import re
+import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
+from storage import faults
+from storage.repository import Source, StoreUnwritable
 from tests.fakes.harness import direct_message, slack_event, slack_headers, slack_id
 from tests.web.site import chat_link, dashboard_site
 from tracker import progress
@@ -160,6 +165,41 @@ async def test_every_page_signed_in_through_chat_is_accessible_and_shows_the_fig
     await page.goto(site.base + "/risks")
     cell = page.locator('td[data-likelihood="4"][data-impact="4"]')
     assert " ".join((await cell.inner_text()).split()) == "1 risk High, score 16"
+
+
+async def test_the_page_for_a_failed_fsync_is_accessible_and_shows_no_lost_data(site, browser):
+    """The 503 shown when a page read a change whose fsync then failed (group commit)."""
+    page = await new_page(browser)
+    await page.goto(await chat_link(site, "tcarter"))
+    release, started = threading.Event(), threading.Event()
+
+    def held_then_fails(**_: object) -> None:
+        started.set()
+        assert release.wait(10)
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    with faults.armed("sync", held_then_fails):
+        update = asyncio.create_task(
+            site.repo.record_update("3.2", Source("mkhan", "console", "lost"), progress=64)
+        )
+        await asyncio.to_thread(started.wait, 5)
+        shown = asyncio.create_task(page.goto(site.base + "/objectives/3.2"))
+        await asyncio.sleep(0.2)
+        release.set()
+        response = await shown
+        with pytest.raises(StoreUnwritable):
+            await update
+    assert response is not None and response.status == 503
+    assert (await page.locator("h1").inner_text()).strip() == "This page can't be shown just now"
+    assert "64%" not in await page.locator("main").inner_text()
+    await assert_accessible(page)
+    await page.set_viewport_size({"width": 375, "height": 812})
+    await assert_accessible(page)
+    shots = os.environ.get("DASHBOARD_SCREENSHOTS")
+    if shots:
+        await page.screenshot(path=f"{shots}/busy-375.png", full_page=True)
+        await page.set_viewport_size({"width": 1280, "height": 900})
+        await page.screenshot(path=f"{shots}/busy-1280.png", full_page=True)
 
 
 async def test_filters_are_get_forms_that_narrow_the_objectives(site, browser):
