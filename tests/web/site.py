@@ -8,12 +8,17 @@ taken from the reply the bot posted to (fake) Slack.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import errno
+import os
 import re
-from collections.abc import AsyncIterator
+import threading
+from collections.abc import AsyncIterator, Awaitable
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import TypeVar
 
 import pytest
 
@@ -21,6 +26,8 @@ from bot.channels.slack import SlackChannel, SlackSettings
 from bot.server import Channels, create_app
 from bot.web import DashboardSettings
 from handlers.front_door import FrontDoor
+from storage import faults
+from storage.repository import Source, StoreUnwritable
 from tests.fakes.harness import (
     SIGNING_SECRET,
     direct_message,
@@ -32,6 +39,8 @@ from tests.fakes.harness import (
 )
 from tests.fakes.slack_api import FakeSlackApi
 from tracker.dates import LONDON
+
+T = TypeVar("T")
 
 LINK = re.compile(r"https?://[^\s<>|]+/signin/[A-Za-z0-9_.-]+")
 SECRET = b"test-dashboard-secret-0123456789abcdef"
@@ -80,3 +89,28 @@ async def chat_link(site: SimpleNamespace, person: str = "mkhan") -> str:
     assert found, posted[-1]["text"]
     assert found.group(0).startswith(site.base + "/signin/")
     return found.group(0)
+
+
+async def during_a_failed_fsync(site: SimpleNamespace, fetch: Awaitable[T]) -> T:
+    """`fetch` (a page) started while Mo's update of 3.2 to 64% waits on an fsync that
+    then fails: asserts the fetch waited for it, and that the update was refused."""
+    release, started = threading.Event(), threading.Event()
+
+    def held_then_fails(**_: object) -> None:
+        started.set()
+        assert release.wait(10)
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    with faults.armed("sync", held_then_fails):
+        update = asyncio.create_task(
+            site.repo.record_update("3.2", Source("mkhan", "console", "lost"), progress=64)
+        )
+        await asyncio.to_thread(started.wait, 5)
+        fetching = asyncio.ensure_future(fetch)
+        await asyncio.sleep(0.2)
+        assert not fetching.done()  # the page waits for the fsync under way
+        release.set()
+        result = await fetching
+        with pytest.raises(StoreUnwritable, match="Input/output error"):
+            await update
+    return result

@@ -6,14 +6,10 @@ these cover the security edges cheaply: every way of not being signed in sees no
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import io
-import os
 import re
 import subprocess
 import sys
-import threading
 import zipfile
 from datetime import UTC, datetime, timedelta
 
@@ -24,10 +20,8 @@ from openpyxl import load_workbook
 from bot.web import DashboardSettings
 from handlers.dashboard import load_secret, sign
 from handlers.digest_content import strategy_digest
-from storage import faults
-from storage.repository import Source, StoreUnwritable
 from tests.fakes.harness import direct_message, slack_event, slack_headers, slack_id
-from tests.web.site import SECRET, chat_link, dashboard_site
+from tests.web.site import SECRET, chat_link, dashboard_site, during_a_failed_fsync
 
 DATA_PAGES = (
     "/",
@@ -269,25 +263,9 @@ async def test_a_page_is_not_sent_while_what_it_shows_is_lost_to_a_failed_fsync(
     that fsync fails, the page (which may show the lost update) is not sent."""
     response = await sign_in(site, await chat_link(site))
     cookies = {k: v.value for k, v in response.cookies.items()}
-    release, started = threading.Event(), threading.Event()
-
-    def held_then_fails(**_: object) -> None:
-        started.set()
-        assert release.wait(10)
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
-
-    with faults.armed("sync", held_then_fails):
-        update = asyncio.create_task(
-            site.repo.record_update("3.2", Source("mkhan", "console", "lost"), progress=64)
-        )
-        await asyncio.to_thread(started.wait, 5)
-        page = asyncio.create_task(site.client.get("/objectives/3.2", cookies=cookies))
-        await asyncio.sleep(0.2)
-        assert not page.done()  # the page waits for the fsync under way
-        release.set()
-        response = await page
-        with pytest.raises(StoreUnwritable, match="Input/output error"):
-            await update
+    response = await during_a_failed_fsync(
+        site, site.client.get("/objectives/3.2", cookies=cookies)
+    )
     body = await response.text()
     assert response.status == 503 and response.headers["Retry-After"] == "5"
     assert "can't be shown just now" in body and "64%" not in body

@@ -15,20 +15,15 @@ cut off (CLIPPED_TAGS).
 
 from __future__ import annotations
 
-import asyncio
-import errno
 import os
 import re
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from storage import faults
-from storage.repository import Source, StoreUnwritable
 from tests.fakes.harness import direct_message, slack_event, slack_headers, slack_id
-from tests.web.site import chat_link, dashboard_site
+from tests.web.site import chat_link, dashboard_site, during_a_failed_fsync
 from tracker import progress
 
 os.environ.setdefault("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
@@ -171,24 +166,7 @@ async def test_the_page_for_a_failed_fsync_is_accessible_and_shows_no_lost_data(
     """The 503 shown when a page read a change whose fsync then failed (group commit)."""
     page = await new_page(browser)
     await page.goto(await chat_link(site, "tcarter"))
-    release, started = threading.Event(), threading.Event()
-
-    def held_then_fails(**_: object) -> None:
-        started.set()
-        assert release.wait(10)
-        raise OSError(errno.EIO, os.strerror(errno.EIO))
-
-    with faults.armed("sync", held_then_fails):
-        update = asyncio.create_task(
-            site.repo.record_update("3.2", Source("mkhan", "console", "lost"), progress=64)
-        )
-        await asyncio.to_thread(started.wait, 5)
-        shown = asyncio.create_task(page.goto(site.base + "/objectives/3.2"))
-        await asyncio.sleep(0.2)
-        release.set()
-        response = await shown
-        with pytest.raises(StoreUnwritable):
-            await update
+    response = await during_a_failed_fsync(site, page.goto(site.base + "/objectives/3.2"))
     assert response is not None and response.status == 503
     assert (await page.locator("h1").inner_text()).strip() == "This page can't be shown just now"
     assert "64%" not in await page.locator("main").inner_text()
